@@ -1,0 +1,83 @@
+package transport
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors of the transport. The client package re-exports the ones users check.
+var (
+	// ErrInvalidArgument is wrapped by errors about input the protocol cannot carry; nothing
+	// was sent.
+	ErrInvalidArgument = errors.New("realtime: invalid argument")
+	// ErrMalformed is wrapped by errors about frames that are not valid protocol messages.
+	ErrMalformed = errors.New("realtime: malformed frame")
+	// ErrClosed is returned by operations on a connection that was closed by its user.
+	ErrClosed = errors.New("realtime: connection closed")
+	// ErrHeartbeatTimeout is the cause of a reconnect after a heartbeat went unanswered.
+	ErrHeartbeatTimeout = errors.New("realtime: heartbeat timeout")
+	// ErrNotConnected is returned by sends that need an open socket while there is none.
+	ErrNotConnected = errors.New("realtime: not connected")
+)
+
+func invalidArg(msg string) error { return fmt.Errorf("%w: %s", ErrInvalidArgument, msg) }
+
+func malformed(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
+}
+
+// UpgradeError reports that the server refused the WebSocket upgrade with an HTTP response
+// (PROTOCOL.md §1.3): its status and the text of its {"error": …} body.
+type UpgradeError struct {
+	// StatusCode is the HTTP status, such as 401 or 429.
+	StatusCode int
+	// Message is the server's error text, such as "Token has expired", or the start of the
+	// body when it is not the usual JSON.
+	Message string
+}
+
+// Error describes the refusal.
+func (e *UpgradeError) Error() string {
+	if e.Message == "" {
+		return fmt.Sprintf("realtime: websocket upgrade refused: HTTP %d", e.StatusCode)
+	}
+	return fmt.Sprintf("realtime: websocket upgrade refused: HTTP %d: %s", e.StatusCode, e.Message)
+}
+
+// CloseError reports that the server closed the WebSocket with a close frame.
+type CloseError struct {
+	// Code is the close code, such as 1000, 1001 or 1012.
+	Code int
+	// Reason is the close reason the server gave, often empty.
+	Reason string
+}
+
+// Error describes the close.
+func (e *CloseError) Error() string {
+	s := fmt.Sprintf("realtime: connection closed by the server with code %d", e.Code)
+	if name := closeCodeName(e.Code); name != "" {
+		s += " (" + name + ")"
+	}
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	return s
+}
+
+func closeCodeName(code int) string {
+	switch code {
+	case 1000:
+		return "normal closure"
+	case 1001:
+		return "going away"
+	case 1006:
+		return "abnormal closure"
+	case 1009:
+		return "message too big"
+	case 1011:
+		return "internal error"
+	case 1012:
+		return "service restart"
+	}
+	return ""
+}
