@@ -160,8 +160,8 @@ type Subscription[T any] struct {
 	queueBytes int64
 	inflight   int64 // size+1 of the event the drain goroutine holds, or 0
 	draining   bool  // a drain goroutine runs
-	accepting  bool // Send still takes events
-	stopped    bool // stopCh is closed
+	accepting  bool  // Send still takes events
+	stopped    bool  // stopCh is closed
 	chClosed   bool
 	err        error
 	dropped    uint64

@@ -201,7 +201,9 @@ func TestLifetime(t *testing.T) {
 	}{
 		{"ctx", func(cancel context.CancelFunc, _ *subscribe.Subscription[int], _ *subscribe.Feed[int]) { cancel() }, nil},
 		{"stop", func(_ context.CancelFunc, sub *subscribe.Subscription[int], _ *subscribe.Feed[int]) { sub.Stop() }, nil},
-		{"source", func(_ context.CancelFunc, _ *subscribe.Subscription[int], feed *subscribe.Feed[int]) { feed.Close(boom) }, boom},
+		{"source", func(_ context.CancelFunc, _ *subscribe.Subscription[int], feed *subscribe.Feed[int]) {
+			feed.Close(boom)
+		}, boom},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
