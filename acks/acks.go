@@ -95,6 +95,7 @@ type Table[T any] struct {
 type entry[T any] struct {
 	settle Settle[T]
 	timer  *time.Timer
+	tag    uint64
 }
 
 // NewTable returns a table that holds at most max futures (max <= 0: no bound).
@@ -102,10 +103,12 @@ func NewTable[T any](max int) *Table[T] {
 	return &Table[T]{max: max, entries: make(map[string]*entry[T])}
 }
 
-// Add registers a pending future under ref. After timeout (if positive) it settles with the
-// error timeoutErr returns. It fails with [ErrTooManyPending] when the table is full. Refs must
-// be unique among the pending futures: adding one twice is a programming error and panics.
-func (t *Table[T]) Add(ref string, timeout time.Duration, timeoutErr func() error) (*Future[T], error) {
+// Add registers a pending future under ref, with a tag that [Table.SettleTag] can select it by
+// (the SDK tags a push with the connection it was sent on; 0 for one not sent yet). After
+// timeout (if positive) it settles with the error timeoutErr returns. It fails with
+// [ErrTooManyPending] when the table is full. Refs must be unique among the pending futures:
+// adding one twice is a programming error and panics.
+func (t *Table[T]) Add(ref string, tag uint64, timeout time.Duration, timeoutErr func() error) (*Future[T], error) {
 	f, settle := New[T]()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -115,7 +118,7 @@ func (t *Table[T]) Add(ref string, timeout time.Duration, timeoutErr func() erro
 	if _, dup := t.entries[ref]; dup {
 		panic("acks: duplicate ref " + ref)
 	}
-	e := &entry[T]{settle: settle}
+	e := &entry[T]{settle: settle, tag: tag}
 	if timeout > 0 {
 		e.timer = time.AfterFunc(timeout, func() {
 			var zero T
@@ -154,6 +157,39 @@ func (t *Table[T]) SettleAll(err error) {
 		}
 		e.settle(zero, err)
 	}
+}
+
+// Retag changes the tag of the future under ref; it reports whether there is one.
+func (t *Table[T]) Retag(ref string, tag uint64) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e := t.entries[ref]; e != nil {
+		e.tag = tag
+		return true
+	}
+	return false
+}
+
+// SettleTag settles and forgets every pending future tagged tag with err, and returns how many
+// there were.
+func (t *Table[T]) SettleTag(tag uint64, err error) int {
+	t.mu.Lock()
+	var hit []*entry[T]
+	for ref, e := range t.entries {
+		if e.tag == tag {
+			hit = append(hit, e)
+			delete(t.entries, ref)
+		}
+	}
+	t.mu.Unlock()
+	var zero T
+	for _, e := range hit {
+		if e.timer != nil {
+			e.timer.Stop()
+		}
+		e.settle(zero, err)
+	}
+	return len(hit)
 }
 
 // Len returns the number of pending futures.

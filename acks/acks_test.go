@@ -81,10 +81,10 @@ func TestTable(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tab := acks.NewTable[string](3)
 		timeout := func() error { return errors.New("timed out") }
-		a, _ := tab.Add("1", 10*time.Second, timeout)
-		b, _ := tab.Add("2", 10*time.Second, timeout)
-		c, _ := tab.Add("3", 0, timeout)
-		if _, err := tab.Add("4", 0, timeout); !errors.Is(err, acks.ErrTooManyPending) {
+		a, _ := tab.Add("1", 1, 10*time.Second, timeout)
+		b, _ := tab.Add("2", 1, 10*time.Second, timeout)
+		c, _ := tab.Add("3", 2, 0, timeout)
+		if _, err := tab.Add("4", 2, 0, timeout); !errors.Is(err, acks.ErrTooManyPending) {
 			t.Fatalf("Add over the cap = %v; want ErrTooManyPending", err)
 		}
 		if !tab.Settle("1", "reply", nil) {
@@ -104,7 +104,15 @@ func TestTable(t *testing.T) {
 		if c.Err() != nil {
 			t.Errorf("c settled early: %v", c.Err())
 		}
-		tab.SettleAll(errBoom)
+		if n := tab.SettleTag(1, errBoom); n != 0 {
+			t.Errorf("SettleTag(1) settled %d; want 0 (both tag-1 futures settled already)", n)
+		}
+		if !tab.Retag("3", 7) || tab.Retag("nope", 7) {
+			t.Error("Retag")
+		}
+		if n := tab.SettleTag(7, errBoom); n != 1 {
+			t.Errorf("SettleTag(7) settled %d; want 1", n)
+		}
 		if !errors.Is(c.Err(), errBoom) {
 			t.Errorf("c.Err = %v; want errBoom", c.Err())
 		}
@@ -113,7 +121,7 @@ func TestTable(t *testing.T) {
 		}
 		// Room again after the others settled.
 		for i := range 3 {
-			if _, err := tab.Add(strconv.Itoa(10+i), time.Second, timeout); err != nil {
+			if _, err := tab.Add(strconv.Itoa(10+i), 3, time.Second, timeout); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -9,9 +9,10 @@
 // bursts without loss and in order, drained into the channel by a goroutine that runs only
 // while there is a backlog. Past the queue's limits the subscription's [Policy] applies:
 //
-//   - [Evict] (the default): no more events are accepted; those already queued are still
-//     delivered, then the channel closes and Err returns an error wrapping [ErrSlowConsumer]
-//     with the number of events dropped. Loud, never silent.
+//   - [Evict] (the default): the channel closes at once and Err returns an error wrapping
+//     [ErrSlowConsumer] with the number of events dropped (the queued backlog and the event
+//     that overflowed); events already in the channel's buffer stay readable. Loud, never
+//     silent, and the memory of the backlog is freed.
 //   - [DropOldest] and [DropNewest]: the oldest queued or the new event is dropped, counted in
 //     Dropped, and logged once per overflow episode (an episode ends when the backlog clears).
 //   - [Conflate]: the newest event replaces the one waiting, so a slow reader sees the latest
@@ -325,7 +326,9 @@ func (s *Subscription[T]) enqueueLocked(v T, size int64) bool {
 				s.dropLocked(limit)
 			}
 		default: // Evict
-			s.dropped++
+			// Close at once, dropping the backlog: memory is freed and the reader, stuck or
+			// not, sees the end after what its channel already holds.
+			s.dropped += uint64(nq) + 1
 			s.accepting = false
 			oe := &OverflowError{Dropped: s.dropped, Limit: limit}
 			var err error = oe
@@ -335,9 +338,7 @@ func (s *Subscription[T]) enqueueLocked(v T, size int64) bool {
 			s.err = err
 			s.group.logger().Warn("realtime: subscription evicted: its reader is too slow",
 				"subscription", s.desc, "limit", limit, "dropped", s.dropped)
-			if !s.draining {
-				s.closeChLocked()
-			}
+			s.stopLocked()
 			return false
 		}
 	}
@@ -410,14 +411,20 @@ func (s *Subscription[T]) end(cause error) {
 		s.err = cause
 	}
 	s.accepting = false
+	s.stopLocked()
+	s.mu.Unlock()
+	s.runEnd()
+}
+
+// stopLocked discards the backlog and closes the channel, now or, when a drain goroutine
+// holds an event, as soon as it lets go of it.
+func (s *Subscription[T]) stopLocked() {
 	s.stopped = true
 	close(s.stopCh)
 	s.queue, s.head, s.queueBytes = nil, 0, 0
 	if !s.draining {
 		s.closeChLocked()
 	}
-	s.mu.Unlock()
-	s.runEnd()
 }
 
 // closeChLocked closes the channel; only the drain goroutine or, when none runs, the caller

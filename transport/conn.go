@@ -142,6 +142,8 @@ type frame struct {
 	// done, when non-nil, marks a Flush: it receives nil when every frame before it was
 	// written, or an error when the Conn closed first.
 	done chan error
+	// force queues the frame past MaxQueue instead of waiting (Post).
+	force bool
 }
 
 // Conn is a self-healing Realtime socket: once started it connects, heartbeats, and reconnects
@@ -365,6 +367,17 @@ func (c *Conn) SendOn(ctx context.Context, epoch uint64, m *Message) error {
 	return c.enqueue(ctx, frame{data: data, binary: binary, epoch: epoch})
 }
 
+// Post queues m like SendOn but never waits: while the socket is open the queue may grow past
+// MaxQueue. The SDK posts its own few frames with it (joins, leaves, a channel's flushed push
+// buffer), which must not wait behind a user's backlog.
+func (c *Conn) Post(epoch uint64, m *Message) error {
+	data, binary, err := Encode(nil, c.cfg.Version, ClientSide, m)
+	if err != nil {
+		return err
+	}
+	return c.enqueue(nil, frame{data: data, binary: binary, epoch: epoch, force: true})
+}
+
 // Flush waits until every frame queued before the call has been written to a socket, or ctx is
 // done, or the Conn closes.
 func (c *Conn) Flush(ctx context.Context) error {
@@ -395,7 +408,7 @@ func (c *Conn) enqueue(ctx context.Context, f frame) error {
 			c.mu.Unlock()
 			return nil
 		}
-		if len(c.queue) < c.cfg.MaxQueue || f.done != nil {
+		if len(c.queue) < c.cfg.MaxQueue || f.done != nil || f.force {
 			c.queue = append(c.queue, f)
 			c.mu.Unlock()
 			select {

@@ -1,0 +1,350 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/go-supabase/realtime/acks"
+	"github.com/go-supabase/realtime/subscribe"
+	"github.com/go-supabase/realtime/transport"
+)
+
+// Broadcast is a broadcast message received on a channel. Whether it travelled as JSON or as a
+// binary frame, it looks the same: the user's event name, and either a JSON payload or bytes.
+// Its byte slices are shared with other subscriptions and must not be modified.
+type Broadcast struct {
+	// Event is the user's event name, such as "new_message".
+	Event string
+	// Payload is the JSON payload, exactly as it arrived (numbers are not converted); nil
+	// for a binary payload.
+	Payload json.RawMessage
+	// Binary is the payload of a binary broadcast (BroadcastBinary, octet-stream REST
+	// messages, realtime.send_binary); nil for a JSON payload.
+	Binary []byte
+	// Meta is the metadata object of messages from the database and of replays, such as
+	// {"id":"…","replayed":true}; nil when there is none.
+	Meta json.RawMessage
+}
+
+// Decode decodes the JSON payload into v, keeping numbers exact when v holds an interface
+// (they decode as json.Number). It fails for a binary payload.
+func (b Broadcast) Decode(v any) error {
+	if b.Payload == nil {
+		if b.Binary != nil {
+			return invalidArgument("broadcast %q has a binary payload; read Binary instead", b.Event)
+		}
+		return invalidArgument("broadcast %q has no payload", b.Event)
+	}
+	d := json.NewDecoder(bytes.NewReader(b.Payload))
+	d.UseNumber()
+	return d.Decode(v)
+}
+
+// IsBinary reports whether the payload is bytes rather than JSON.
+func (b Broadcast) IsBinary() bool { return b.Binary != nil }
+
+// Replayed reports whether the message is a replay (its Meta has "replayed": true).
+func (b Broadcast) Replayed() bool {
+	if b.Meta == nil {
+		return false
+	}
+	var m struct {
+		Replayed bool `json:"replayed"`
+	}
+	return json.Unmarshal(b.Meta, &m) == nil && m.Replayed
+}
+
+// DecodeBroadcast decodes a broadcast's JSON payload into a T.
+func DecodeBroadcast[T any](b Broadcast) (T, error) {
+	var v T
+	err := b.Decode(&v)
+	return v, err
+}
+
+// broadcastBinding routes broadcasts to one subscription.
+type broadcastBinding struct {
+	event string // "" matches every event
+	feed  *subscribe.Feed[Broadcast]
+}
+
+func (b *broadcastBinding) matches(event string) bool {
+	return b.event == "" || strings.EqualFold(b.event, event)
+}
+
+// OnBroadcast returns a subscription to the channel's broadcasts whose event equals event,
+// compared case-insensitively; "*" (or the seed's ":all") receives every event. It can be
+// called before or after Subscribe. ctx bounds the subscription's life: when it is done the
+// channel from C closes and Err is nil.
+func (ch *Channel) OnBroadcast(ctx context.Context, event string, opts ...subscribe.Option) *subscribe.Subscription[Broadcast] {
+	desc := "broadcast " + event + " on " + ch.topic
+	sub, feed := subscribe.New[Broadcast](ctx, &ch.c.group, desc, ch.c.subOptions(opts))
+	if event == "*" || event == ":all" {
+		event = ""
+	}
+	b := &broadcastBinding{event: event, feed: feed}
+	if err := ch.c.exec(func() { ch.bcast = append(pruneBindings(ch.bcast), b) }); err != nil {
+		feed.Close(err)
+	}
+	return sub
+}
+
+// pruneBindings drops the bindings whose subscription has ended.
+func pruneBindings(bs []*broadcastBinding) []*broadcastBinding {
+	kept := bs[:0]
+	for _, b := range bs {
+		if b.feed.Accepting() {
+			kept = append(kept, b)
+		}
+	}
+	clear(bs[len(kept):])
+	return kept
+}
+
+// routeBroadcast delivers a broadcast to the matching subscriptions, in order.
+func (r *router) routeBroadcast(ch *Channel, m *transport.Message) {
+	if len(ch.bcast) == 0 {
+		return
+	}
+	b := Broadcast{Event: m.UserEvent, Meta: m.Meta}
+	if m.Raw {
+		b.Binary = m.Data
+	} else {
+		b.Payload = m.Data
+	}
+	size := len(m.Data) + len(m.Meta) + len(m.UserEvent)
+	dead := false
+	for _, bb := range ch.bcast {
+		if bb.matches(m.UserEvent) && !bb.feed.Send(b, size) {
+			dead = true
+		}
+	}
+	if dead {
+		ch.bcast = pruneBindings(ch.bcast)
+	}
+}
+
+// Broadcast sends a broadcast of event with payload to the channel's other subscribers (and
+// to itself with BroadcastSelf). payload is a json.RawMessage, sent as it is, or any value
+// json.Marshal accepts; on protocol 1.0.0 it must be a JSON object. On protocol 2.0.0 it goes
+// out as a binary frame, as realtime-js sends it.
+//
+// Without BroadcastAck, Broadcast returns once the frame is queued: at once on a joined
+// channel, or buffered until the join (up to the push buffer) on a channel that is joining.
+// With BroadcastAck it waits for the server's acknowledgement. ctx bounds only the wait.
+func (ch *Channel) Broadcast(ctx context.Context, event string, payload any) error {
+	m, err := ch.broadcastMessage(event, payload)
+	if err != nil {
+		return err
+	}
+	fut, err := ch.push(ctx, m, ch.cfg.ack)
+	if err != nil || fut == nil {
+		return err
+	}
+	_, err = fut.Wait(ctx)
+	return ctxError(ctx, err)
+}
+
+// BroadcastWithAck sends a broadcast like Broadcast and returns the future of the server's
+// acknowledgement, for pipelining: select on its Done channel or Wait on it. The channel needs
+// the BroadcastAck option. The future settles with the reply, or an error with code timeout,
+// disconnected or closed.
+func (ch *Channel) BroadcastWithAck(event string, payload any) (*acks.Future[Reply], error) {
+	if !ch.cfg.ack {
+		return nil, invalidArgument("BroadcastWithAck needs a channel created with the BroadcastAck option")
+	}
+	m, err := ch.broadcastMessage(event, payload)
+	if err != nil {
+		return nil, err
+	}
+	return ch.push(context.Background(), m, true)
+}
+
+// BroadcastBinary sends a broadcast whose payload is raw bytes (binary encoding, protocol
+// 2.0.0 only). Receivers on protocol 1.0.0 never get it.
+func (ch *Channel) BroadcastBinary(ctx context.Context, event string, data []byte) error {
+	if ch.c.cfg.version != transport.V2 {
+		return invalidArgument("BroadcastBinary needs protocol version 2.0.0")
+	}
+	if err := checkEvent(event); err != nil {
+		return err
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	m := transport.Message{Topic: ch.topic, Event: transport.EventBroadcast, UserEvent: event, Data: data, Raw: true, Binary: true}
+	fut, err := ch.push(ctx, m, ch.cfg.ack)
+	if err != nil || fut == nil {
+		return err
+	}
+	_, err = fut.Wait(ctx)
+	return ctxError(ctx, err)
+}
+
+func checkEvent(event string) error {
+	if event == "" {
+		return invalidArgument("broadcast event name is empty")
+	}
+	return nil
+}
+
+// broadcastMessage validates and encodes a JSON broadcast.
+func (ch *Channel) broadcastMessage(event string, payload any) (transport.Message, error) {
+	if err := checkEvent(event); err != nil {
+		return transport.Message{}, err
+	}
+	data, err := marshalPayload(payload)
+	if err != nil {
+		return transport.Message{}, err
+	}
+	v2 := ch.c.cfg.version == transport.V2
+	if !v2 && !transport.IsObject(data) {
+		return transport.Message{}, invalidArgument("on protocol 1.0.0 a broadcast payload must be a JSON object (the server cannot fan out others)")
+	}
+	return transport.Message{Topic: ch.topic, Event: transport.EventBroadcast, UserEvent: event, Data: data, Binary: v2}, nil
+}
+
+// marshalPayload returns payload as JSON: a json.RawMessage is checked and kept, anything else
+// goes through json.Marshal.
+func marshalPayload(payload any) ([]byte, error) {
+	switch p := payload.(type) {
+	case json.RawMessage:
+		if !json.Valid(p) {
+			return nil, invalidArgument("payload is not valid JSON")
+		}
+		return p, nil
+	case []byte:
+		return nil, invalidArgument("payload is []byte: use BroadcastBinary for bytes, or json.RawMessage for JSON text")
+	}
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return nil, newError(CodeInvalidArgument, err, "payload cannot be encoded as JSON: "+err.Error())
+	}
+	return b, nil
+}
+
+// push sends m (a channel push; its refs are set here) at once when the channel is joined, or
+// buffers it until the join. With acked it registers and returns the future of the reply.
+func (ch *Channel) push(ctx context.Context, m transport.Message, acked bool) (*acks.Future[Reply], error) {
+	c := ch.c
+	m.Ref = c.conn.MakeRef()
+	if live := ch.live.Load(); live != nil {
+		return ch.sendLive(ctx, live, m, acked)
+	}
+	var (
+		live *liveJoin
+		fut  *acks.Future[Reply]
+		err  error
+	)
+	if e := c.exec(func() { live, fut, err = c.r.pushOrBuffer(ch, m, acked) }); e != nil {
+		return nil, e
+	}
+	if err != nil {
+		return nil, err
+	}
+	if live != nil {
+		return ch.sendLive(ctx, live, m, acked)
+	}
+	return fut, nil
+}
+
+// sendLive writes a push on the joined channel's socket. The caller's ctx bounds only the wait
+// for room in the socket's queue.
+func (ch *Channel) sendLive(ctx context.Context, live *liveJoin, m transport.Message, acked bool) (*acks.Future[Reply], error) {
+	c := ch.c
+	m.JoinRef = live.joinRef
+	var fut *acks.Future[Reply]
+	if acked {
+		f, err := c.acks.Add(m.Ref, live.epoch, c.cfg.timeout, ch.timeoutErr(m))
+		if err != nil {
+			return nil, fromAcks(err)
+		}
+		fut = f
+	}
+	if err := c.conn.SendOn(ctx, live.epoch, &m); err != nil {
+		err = wrapSendError(err)
+		if acked {
+			c.acks.Settle(m.Ref, Reply{}, err)
+		}
+		return nil, err
+	}
+	return fut, nil
+}
+
+// timeoutErr returns the error a push's future settles with when no reply comes.
+func (ch *Channel) timeoutErr(m transport.Message) func() error {
+	timeout := ch.c.cfg.timeout
+	what := m.Event
+	if m.UserEvent != "" {
+		what = fmt.Sprintf("%s %q", m.Event, m.UserEvent)
+	}
+	return func() error {
+		return newError(CodeTimeout, nil, fmt.Sprintf("no reply to %s within %v", what, timeout), "topic", ch.topic)
+	}
+}
+
+// wrapSendError maps a transport send error to an *Error.
+func wrapSendError(err error) error {
+	switch {
+	case errors.Is(err, transport.ErrInvalidArgument):
+		return wrapInvalid(err)
+	case errors.Is(err, transport.ErrClosed):
+		return closedError()
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return newError(CodeTimeout, err, "waiting for room in the send queue: "+err.Error())
+	}
+	return err
+}
+
+// ctxError keeps an ack's error, or makes the caller's ctx error a timeout *Error.
+func ctxError(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return newError(CodeTimeout, err, "waiting for the reply: "+err.Error())
+	}
+	return err
+}
+
+// Message is a low-level push, the seed's send/2: Type "broadcast" sends a broadcast of Event
+// with Payload; "presence" tracks (Event "track", Payload the state) or untracks; any other
+// Type is pushed as that event with the payload {"type", "event", "payload"}, and Send waits
+// for the server's reply (the server ignores events it does not know, so those time out).
+type Message struct {
+	Type    string
+	Event   string
+	Payload any
+}
+
+// Send sends a low-level push; see Message.
+func (ch *Channel) Send(ctx context.Context, msg Message) error {
+	switch msg.Type {
+	case "broadcast":
+		return ch.Broadcast(ctx, msg.Event, msg.Payload)
+	case "presence":
+		switch strings.ToLower(msg.Event) {
+		case "track":
+			return ch.Track(ctx, msg.Payload)
+		case "untrack":
+			return ch.Untrack(ctx)
+		}
+		return invalidArgument("presence message event must be track or untrack, got %q", msg.Event)
+	case "":
+		return invalidArgument("message type is empty")
+	}
+	body := map[string]any{"type": msg.Type, "event": msg.Event}
+	if msg.Payload != nil {
+		body["payload"] = msg.Payload
+	}
+	data, err := marshalPayload(body)
+	if err != nil {
+		return err
+	}
+	fut, err := ch.push(ctx, transport.Message{Topic: ch.topic, Event: msg.Type, Payload: data}, true)
+	if err != nil {
+		return err
+	}
+	_, err = fut.Wait(ctx)
+	return ctxError(ctx, err)
+}

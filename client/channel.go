@@ -1,0 +1,304 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-supabase/realtime/acks"
+	"github.com/go-supabase/realtime/subscribe"
+	"github.com/go-supabase/realtime/transport"
+)
+
+// ChannelState is the state of a channel, as realtime-js names them.
+type ChannelState int32
+
+// The channel states.
+const (
+	// ChannelClosed: not joined, and not trying to be (the start, and after Unsubscribe or a
+	// close by the server).
+	ChannelClosed ChannelState = iota
+	// ChannelJoining: a join is in flight, or waits for the socket.
+	ChannelJoining
+	// ChannelJoined: the server accepted the join.
+	ChannelJoined
+	// ChannelLeaving: a leave is in flight.
+	ChannelLeaving
+	// ChannelErrored: the join failed, the server reported an error or the socket dropped; a
+	// rejoin is scheduled.
+	ChannelErrored
+)
+
+// String returns the state's name: closed, joining, joined, leaving or errored.
+func (s ChannelState) String() string {
+	switch s {
+	case ChannelClosed:
+		return "closed"
+	case ChannelJoining:
+		return "joining"
+	case ChannelJoined:
+		return "joined"
+	case ChannelLeaving:
+		return "leaving"
+	case ChannelErrored:
+		return "errored"
+	}
+	return fmt.Sprintf("state(%d)", int(s))
+}
+
+// ChannelStateChange reports a transition of a channel.
+type ChannelStateChange struct {
+	Old, New ChannelState
+	// Err is the cause of a change to Errored or Closed that the user did not ask for: the
+	// server's reason for refusing a join, a lost socket, a close by the server.
+	Err error
+}
+
+// ChannelOption configures a channel; see Client.Channel.
+type ChannelOption func(*channelConfig)
+
+type channelConfig struct {
+	self, ack        bool
+	presenceKey      string
+	presenceEnabled  int8 // 0: automatic, 1: forced on, -1: forced off
+	private          bool
+	replaySince      time.Time
+	replayLimit      int
+	replay           bool
+	replicationReady bool
+}
+
+func (a channelConfig) equal(b channelConfig) bool {
+	return a.self == b.self && a.ack == b.ack && a.presenceKey == b.presenceKey &&
+		a.presenceEnabled == b.presenceEnabled && a.private == b.private && a.replay == b.replay &&
+		a.replaySince.Equal(b.replaySince) && a.replayLimit == b.replayLimit && a.replicationReady == b.replicationReady
+}
+
+// BroadcastSelf makes the server deliver this channel's own broadcasts back to it
+// (config.broadcast.self).
+func BroadcastSelf() ChannelOption { return func(c *channelConfig) { c.self = true } }
+
+// BroadcastAck makes the server acknowledge every broadcast (config.broadcast.ack): Broadcast
+// then waits for the reply, and BroadcastWithAck becomes available.
+func BroadcastAck() ChannelOption { return func(c *channelConfig) { c.ack = true } }
+
+// PresenceKey sets the key this client's presence is tracked under (config.presence.key).
+// Without one the server generates a new key at every join, so each rejoin appears as a new
+// member.
+func PresenceKey(key string) ChannelOption { return func(c *channelConfig) { c.presenceKey = key } }
+
+// PresenceEnabled forces config.presence.enabled on or off. By default it is sent as true
+// when the channel has a presence subscription or has tracked a state.
+func PresenceEnabled(on bool) ChannelOption {
+	return func(c *channelConfig) {
+		c.presenceEnabled = -1
+		if on {
+			c.presenceEnabled = 1
+		}
+	}
+}
+
+// Private makes the channel private: authorized by the RLS policies of realtime.messages
+// (config.private). A public and a private channel of the same name never see each other's
+// messages.
+func Private() ChannelOption { return func(c *channelConfig) { c.private = true } }
+
+// Replay asks the server to replay the broadcasts stored since since, at most limit of them
+// (1 to 25; 0 for the server's default of 25), right after joining
+// (config.broadcast.replay). Private channels only. Replayed broadcasts carry
+// {"replayed": true} in their Meta.
+func Replay(since time.Time, limit int) ChannelOption {
+	return func(c *channelConfig) { c.replay, c.replaySince, c.replayLimit = true, since, limit }
+}
+
+// ReplicationReady asks the server for a system message once its replication connection is
+// ready (config.broadcast.replication_ready), so that database-originated broadcasts are not
+// missed right after joining.
+func ReplicationReady() ChannelOption { return func(c *channelConfig) { c.replicationReady = true } }
+
+// Channel returns the channel of topic ("realtime:" is added when missing), creating it. Asking
+// again with the same options returns the same *Channel; with other options, an error. It does
+// no I/O: call Subscribe to join.
+func (c *Client) Channel(topic string, opts ...ChannelOption) (*Channel, error) {
+	sub := strings.TrimPrefix(topic, "realtime:")
+	if strings.TrimSpace(sub) == "" {
+		return nil, invalidArgument("topic is empty")
+	}
+	var cfg channelConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.replay {
+		switch {
+		case !cfg.private:
+			return nil, invalidArgument("Replay is only allowed on private channels (add the Private option)")
+		case cfg.replaySince.IsZero():
+			return nil, invalidArgument("Replay needs a since time")
+		case cfg.replayLimit < 0 || cfg.replayLimit > 25:
+			return nil, invalidArgument("Replay limit must be between 1 and 25 (0 for the server's default), got %d", cfg.replayLimit)
+		}
+	}
+	return c.channelFor(fullTopic(topic), cfg)
+}
+
+// Channel is one Realtime channel: a topic joined on the client's socket. Create it with
+// Client.Channel. Its methods are safe for concurrent use. Once subscribed it stays joined,
+// rejoining after reconnects and errors, until Unsubscribe, a close by the server, or the
+// client's Close.
+type Channel struct {
+	c     *Client
+	topic string
+	cfg   channelConfig
+
+	state atomic.Int32
+	// live is set while the channel is joined: pushes go straight to the socket with it.
+	live atomic.Pointer[liveJoin]
+
+	// The fields below belong to the router goroutine.
+	want        bool // the user wants the channel joined
+	joinRef     string
+	joinEpoch   uint64
+	joinTimer   *time.Timer
+	rejoinTimer *time.Timer
+	attempt     int
+	waiters     []acks.Settle[struct{}]
+	leaveRef    string
+	leaveDone   []acks.Settle[struct{}]
+	leaveTimer  *time.Timer
+	pushBuf     []bufferedPush
+	pushDropped uint64
+	lastErr     error
+	closeCause  error // the system error that announced a phx_close
+	bcast       []*broadcastBinding
+	system      []*subscribe.Feed[System]
+	stateFeeds  []*subscribe.Feed[ChannelStateChange]
+}
+
+// liveJoin is the join a joined channel's pushes are sent under.
+type liveJoin struct {
+	joinRef string
+	epoch   uint64
+}
+
+// bufferedPush is a push made before the channel joined.
+type bufferedPush struct {
+	msg   transport.Message
+	acked bool
+}
+
+func newChannel(c *Client, topic string, cfg channelConfig) *Channel {
+	return &Channel{c: c, topic: topic, cfg: cfg}
+}
+
+// Topic returns the channel's full topic, such as "realtime:room:lobby".
+func (ch *Channel) Topic() string { return ch.topic }
+
+// String describes the channel.
+func (ch *Channel) String() string { return "channel " + ch.topic }
+
+// State returns the channel's state.
+func (ch *Channel) State() ChannelState { return ChannelState(ch.state.Load()) }
+
+// OnState returns a subscription to the channel's state changes, in order; ctx bounds its
+// life.
+func (ch *Channel) OnState(ctx context.Context, opts ...subscribe.Option) *subscribe.Subscription[ChannelStateChange] {
+	sub, feed := subscribe.New[ChannelStateChange](ctx, &ch.c.group, "state of "+ch.topic, ch.c.subOptions(opts))
+	if err := ch.c.exec(func() { ch.stateFeeds = append(ch.stateFeeds, feed) }); err != nil {
+		feed.Close(err)
+	}
+	return sub
+}
+
+// Subscribe joins the channel and waits for the server's answer. It connects the client if
+// needed. It returns nil once joined; an *Error with code join_rejected (or unauthorized,
+// rate_limited) holding the server's exact reason when the join is refused; ErrTimeout when
+// no answer came within the push timeout. Either way the channel keeps trying to join with
+// backoff until Unsubscribe. ctx bounds only this wait; if the socket cannot connect, the wait
+// lasts until ctx ends and the error wraps the last connection error.
+func (ch *Channel) Subscribe(ctx context.Context) error {
+	if err := ch.c.connect(); err != nil {
+		return err
+	}
+	fut, settle := acks.New[struct{}]()
+	if err := ch.c.exec(func() { ch.c.r.subscribe(ch, settle) }); err != nil {
+		return err
+	}
+	_, err := fut.Wait(ctx)
+	if err != nil && ctx.Err() != nil && fut.Err() == nil {
+		if ch.c.conn.State() != transport.StateOpen {
+			if last := ch.c.r.lastConnErr.Load(); last != nil {
+				return newError(CodeTimeout, errors.Join(ctx.Err(), *last), "subscribe: socket not connected: "+(*last).Error(), "topic", ch.topic)
+			}
+		}
+		return newError(CodeTimeout, ctx.Err(), "subscribe: "+ctx.Err().Error(), "topic", ch.topic)
+	}
+	return err
+}
+
+// Unsubscribe leaves the channel (phx_leave) and waits for the reply, bounded by ctx and the
+// push timeout; a leave that times out counts as done, as in realtime-js. The channel's
+// subscriptions stay open: a later Subscribe rejoins.
+func (ch *Channel) Unsubscribe(ctx context.Context) error {
+	fut, settle := acks.New[struct{}]()
+	if err := ch.c.exec(func() { ch.c.r.unsubscribe(ch, settle) }); err != nil {
+		return err
+	}
+	_, err := fut.Wait(ctx)
+	return err
+}
+
+// joinPayload builds the phx_join payload: always a config key (PROTOCOL.md §4.2).
+func (ch *Channel) joinPayload(token string) []byte {
+	type replay struct {
+		Since int64 `json:"since"`
+		Limit int   `json:"limit,omitempty"`
+	}
+	type broadcast struct {
+		Ack              bool    `json:"ack"`
+		Self             bool    `json:"self"`
+		Replay           *replay `json:"replay,omitempty"`
+		ReplicationReady bool    `json:"replication_ready,omitempty"`
+	}
+	type presence struct {
+		Key     string `json:"key"`
+		Enabled bool   `json:"enabled"`
+	}
+	type config struct {
+		Broadcast       broadcast         `json:"broadcast"`
+		Presence        presence          `json:"presence"`
+		PostgresChanges []json.RawMessage `json:"postgres_changes"`
+		Private         bool              `json:"private"`
+	}
+	var p struct {
+		Config      config `json:"config"`
+		AccessToken string `json:"access_token,omitempty"`
+	}
+	p.Config.Broadcast = broadcast{Ack: ch.cfg.ack, Self: ch.cfg.self, ReplicationReady: ch.cfg.replicationReady}
+	if ch.cfg.replay {
+		p.Config.Broadcast.Replay = &replay{Since: ch.cfg.replaySince.UnixMilli(), Limit: ch.cfg.replayLimit}
+	}
+	p.Config.Presence = presence{Key: ch.cfg.presenceKey, Enabled: ch.presenceEnabled()}
+	p.Config.PostgresChanges = ch.postgresConfig()
+	p.Config.Private = ch.cfg.private
+	p.AccessToken = token
+	b, err := json.Marshal(p)
+	if err != nil {
+		panic("client: join payload: " + err.Error()) // only plain types: cannot fail
+	}
+	return b
+}
+
+// presenceEnabled says whether to send config.presence.enabled as true.
+func (ch *Channel) presenceEnabled() bool {
+	switch ch.cfg.presenceEnabled {
+	case 1:
+		return true
+	case -1:
+		return false
+	}
+	return ch.wantsPresence()
+}

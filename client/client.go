@@ -1,0 +1,428 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-supabase/realtime/acks"
+	"github.com/go-supabase/realtime/subscribe"
+	"github.com/go-supabase/realtime/transport"
+)
+
+// State is the state of the client's socket: Closed, Connecting, Open or Closing.
+type State = transport.State
+
+// The connection states.
+const (
+	StateClosed     = transport.StateClosed
+	StateConnecting = transport.StateConnecting
+	StateOpen       = transport.StateOpen
+	StateClosing    = transport.StateClosing
+)
+
+// StateChange reports a transition of the socket. Old equals New (Connecting) for a failed
+// connection attempt, with the attempt's error in Err (an *Error wrapping, for a refused
+// upgrade, the HTTP status and the server's text).
+type StateChange struct {
+	Old, New State
+	Err      error
+}
+
+// Reply is the server's reply to a push.
+type Reply struct {
+	// Status is "ok" or "error".
+	Status string
+	// Response is the reply's response: usually a JSON object, a bare JSON string for some
+	// errors (such as "payload_size_exceeded").
+	Response []byte
+}
+
+// Client is a Supabase Realtime client: one socket, many channels. Create it with New; it does
+// no I/O until Connect or a channel's Subscribe. All its methods are safe for concurrent use.
+// Close (or Shutdown) releases it; see the package documentation for the goroutines it runs.
+type Client struct {
+	cfg      config
+	apiKey   string
+	endpoint *url.URL
+	httpBase string
+	conn     *transport.Conn
+	log      *slog.Logger
+	acks     *acks.Table[Reply]
+	group    subscribe.Group
+
+	mu       sync.Mutex
+	channels map[string]*Channel // every channel the user asked for, by topic
+	started  bool
+	closed   bool
+
+	inbox      chan event
+	routerDone chan struct{}
+	closeOnce  sync.Once
+
+	tokens tokenSource
+
+	// Owned by the router goroutine.
+	r router
+}
+
+// event is one item of the router's inbox: a message from the server, a change of the
+// socket's state, or a command to run on the router goroutine.
+type event struct {
+	msg   transport.Message
+	state *transport.StateChange
+	fn    func()
+}
+
+// New returns a client for the Realtime endpoint of projectURL (https://<ref>.supabase.co, or
+// a Realtime endpoint such as ws://localhost:4000/realtime/v1) authenticated with apiKey. It
+// validates its input and does no I/O.
+func New(projectURL, apiKey string, opts ...Option) (*Client, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if apiKey == "" {
+		return nil, invalidArgument("API key is empty")
+	}
+	ep, err := transport.Endpoint(projectURL)
+	if err != nil {
+		return nil, wrapInvalid(err)
+	}
+	c := &Client{
+		cfg:        cfg,
+		apiKey:     apiKey,
+		endpoint:   ep,
+		httpBase:   transport.HTTPBase(ep),
+		log:        cfg.logger,
+		acks:       acks.NewTable[Reply](cfg.maxPendingAcks),
+		channels:   make(map[string]*Channel),
+		inbox:      make(chan event, 1024),
+		routerDone: make(chan struct{}),
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	c.group.Logger = c.log
+	c.group.OverflowError = slowConsumer
+	c.tokens.init(c)
+	c.r.init(c)
+	header := cfg.headers.Clone()
+	key := apiKey
+	if cfg.keyInHeader {
+		if header == nil {
+			header = http.Header{}
+		}
+		header.Set("x-api-key", apiKey)
+		key = ""
+	}
+	conn, err := transport.New(transport.Config{
+		URL:        transport.SocketURL(ep, key, cfg.params, cfg.version),
+		Header:     header,
+		Version:    cfg.version,
+		Dialer:     cfg.dialer,
+		Heartbeat:  cfg.heartbeat,
+		Backoff:    c.reconnectDelay,
+		SendBuffer: cfg.sendBuffer,
+		BeforeDial: c.tokens.beforeDial,
+		OnMessage:  c.onMessage,
+		OnState:    c.onState,
+		Logger:     c.log,
+	})
+	if err != nil {
+		return nil, wrapInvalid(err)
+	}
+	c.conn = conn
+	return c, nil
+}
+
+// String describes the client without secrets.
+func (c *Client) String() string {
+	return "realtime client " + transport.Redact(c.endpoint.String())
+}
+
+// Connect opens the socket, if needed, and waits until it is open. It is optional: a channel's
+// Subscribe connects too. ctx bounds only this wait: when it ends first, the client keeps
+// trying in the background, and the error wraps ctx's error and the last attempt's error.
+func (c *Client) Connect(ctx context.Context) error {
+	if err := c.connect(); err != nil {
+		return err
+	}
+	if err := c.conn.Connect(ctx); err != nil {
+		if errors.Is(err, transport.ErrClosed) {
+			return closedError()
+		}
+		return connectError(err)
+	}
+	return nil
+}
+
+// connectError wraps a failed Connect: it keeps ctx's error and, for a refused upgrade, the
+// status and text.
+func connectError(err error) error {
+	var ue *transport.UpgradeError
+	if errors.As(err, &ue) {
+		code := CodeServerError
+		switch ue.StatusCode {
+		case http.StatusUnauthorized, http.StatusForbidden:
+			code = CodeUnauthorized
+		case http.StatusTooManyRequests:
+			code = CodeRateLimited
+		}
+		return newError(code, err, "cannot connect: "+ue.Error(), "status", ue.StatusCode)
+	}
+	return newError(CodeTimeout, err, "cannot connect: "+err.Error())
+}
+
+func closedError() error { return newError(CodeClosed, nil, "client is closed") }
+
+// ConnectionState returns the socket's state.
+func (c *Client) ConnectionState() State { return c.conn.State() }
+
+// WaitForStateChange waits until the socket's state differs from from, or ctx is done, and
+// reports whether it changed.
+func (c *Client) WaitForStateChange(ctx context.Context, from State) bool {
+	return c.conn.WaitForStateChange(ctx, from)
+}
+
+// OnConnectionState returns a subscription to the socket's state changes, delivered in order.
+// ctx bounds the subscription's life.
+func (c *Client) OnConnectionState(ctx context.Context, opts ...subscribe.Option) *subscribe.Subscription[StateChange] {
+	sub, feed := subscribe.New[StateChange](ctx, &c.group, "connection state", c.subOptions(opts))
+	if err := c.exec(func() { c.r.stateFeeds = append(c.r.stateFeeds, feed) }); err != nil {
+		feed.Close(err)
+	}
+	return sub
+}
+
+func (c *Client) subOptions(opts []subscribe.Option) []subscribe.Option {
+	if len(c.cfg.subOpts) == 0 {
+		return opts
+	}
+	return append(append([]subscribe.Option(nil), c.cfg.subOpts...), opts...)
+}
+
+// Channels returns the client's channels, sorted by topic.
+func (c *Client) Channels() []*Channel {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*Channel, 0, len(c.channels))
+	for _, ch := range c.channels {
+		out = append(out, ch)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].topic < out[j].topic })
+	return out
+}
+
+// RemoveChannel leaves ch (waiting for the reply, bounded by ctx and the push timeout), ends its
+// subscriptions, and forgets it: a later Channel call for its topic makes a new channel.
+func (c *Client) RemoveChannel(ctx context.Context, ch *Channel) error {
+	err := ch.Unsubscribe(ctx)
+	c.mu.Lock()
+	if c.channels[ch.topic] == ch {
+		delete(c.channels, ch.topic)
+	}
+	c.mu.Unlock()
+	_ = c.exec(func() { c.r.remove(ch, newError(CodeClosed, nil, "channel removed", "topic", ch.topic)) })
+	if errors.Is(err, ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// Close closes the socket and every channel for good, settles every pending future with
+// ErrClosed, closes every subscription channel (Err then wraps ErrClosed), and returns once
+// every goroutine the client started has exited. It is idempotent: later calls wait too and
+// return nil.
+func (c *Client) Close() error {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.closed = true
+		started := c.started
+		c.started = true
+		c.mu.Unlock()
+		c.conn.Close()
+		if started {
+			c.post(func() { c.r.shutdown() })
+			<-c.routerDone
+		} else {
+			close(c.routerDone)
+		}
+		c.acks.SettleAll(closedError())
+		c.group.Wait()
+	})
+	<-c.routerDone
+	c.group.Wait()
+	return nil
+}
+
+// Shutdown leaves every joined channel, waits for the replies and for the socket to write what
+// it holds, then closes the client like Close. If ctx ends first it still closes, and returns
+// ctx's error.
+func (c *Client) Shutdown(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, ch := range c.Channels() {
+		wg.Go(func() { _ = ch.Unsubscribe(ctx) })
+	}
+	wg.Wait()
+	var err error
+	if c.conn.State() == transport.StateOpen {
+		err = c.conn.Flush(ctx)
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	c.Close()
+	return err
+}
+
+func (c *Client) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// connect starts the router and the socket.
+func (c *Client) connect() error {
+	if err := c.start(); err != nil {
+		return err
+	}
+	c.conn.Start()
+	return nil
+}
+
+// start starts the router goroutine once.
+func (c *Client) start() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return closedError()
+	}
+	if !c.started {
+		c.started = true
+		go c.routerLoop()
+	}
+	return nil
+}
+
+// exec runs fn on the router goroutine and waits until it has run. It must not be called from
+// the router goroutine.
+func (c *Client) exec(fn func()) error {
+	if err := c.start(); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	select {
+	case c.inbox <- event{fn: func() { fn(); close(done) }}:
+	case <-c.routerDone:
+		return closedError()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-c.routerDone:
+		return closedError()
+	}
+}
+
+// post queues fn to run on the router goroutine without waiting; it is dropped once the
+// router has stopped. Timers and transport callbacks use it.
+func (c *Client) post(fn func()) {
+	select {
+	case c.inbox <- event{fn: fn}:
+	case <-c.routerDone:
+	}
+}
+
+// onMessage is the transport's message callback (reader goroutine).
+func (c *Client) onMessage(m *transport.Message) {
+	select {
+	case c.inbox <- event{msg: *m}:
+	case <-c.routerDone:
+	}
+}
+
+// onState is the transport's state callback (supervisor goroutine).
+func (c *Client) onState(sc transport.StateChange) {
+	select {
+	case c.inbox <- event{state: &sc}:
+	case <-c.routerDone:
+	}
+}
+
+// routerLoop is the router goroutine: it handles the inbox until shutdown.
+func (c *Client) routerLoop() {
+	defer close(c.routerDone)
+	for ev := range c.inbox {
+		switch {
+		case ev.fn != nil:
+			ev.fn()
+		case ev.state != nil:
+			c.r.handleState(*ev.state)
+		default:
+			c.r.handleMessage(&ev.msg)
+		}
+		if c.r.stopped {
+			return
+		}
+	}
+}
+
+// reconnectDelay is the transport's backoff: the configured one, stretched after the server
+// signalled a rate limit.
+func (c *Client) reconnectDelay(attempt int) time.Duration {
+	d := c.cfg.backoff(attempt)
+	if p := c.r.penalty.Load(); p > 0 && time.Duration(p) > d {
+		return transport.Jitter(time.Duration(p), 0.3)
+	}
+	return d
+}
+
+// channelFor returns the registered channel of topic, or creates it with cfg.
+func (c *Client) channelFor(topic string, cfg channelConfig) (*Channel, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, closedError()
+	}
+	if ch := c.channels[topic]; ch != nil {
+		if !ch.cfg.equal(cfg) {
+			return nil, invalidArgument("channel %s already exists with other options; remove it first", topic)
+		}
+		return ch, nil
+	}
+	ch := newChannel(c, topic, cfg)
+	c.channels[topic] = ch
+	return ch, nil
+}
+
+// fullTopic adds the realtime: prefix when missing.
+func fullTopic(topic string) string {
+	if strings.HasPrefix(topic, "realtime:") {
+		return topic
+	}
+	return "realtime:" + topic
+}
+
+// replyError turns an error reply into an *Error: the response's reason (or the bare string
+// response) is kept exactly in Message.
+func replyError(topic string, r Reply) error {
+	if r.Status == "ok" {
+		return nil
+	}
+	reason := responseReason(r.Response)
+	msg := reason
+	if msg == "" {
+		msg = fmt.Sprintf("server replied %q", r.Status)
+	}
+	return newError(classifyReason(reason), nil, msg, "topic", topic, "status", r.Status)
+}

@@ -1,0 +1,267 @@
+package client
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/go-supabase/realtime/subscribe"
+	"github.com/go-supabase/realtime/transport"
+	"github.com/gorilla/websocket"
+)
+
+// Defaults of a Client, like realtime-js's unless noted.
+const (
+	// DefaultHeartbeat is the heartbeat interval.
+	DefaultHeartbeat = transport.DefaultHeartbeat
+	// DefaultTimeout bounds a push's wait for its reply (joins included). The server answers
+	// a refused join after about 5 s, so it is not lower than that.
+	DefaultTimeout = 10 * time.Second
+	// DefaultSendBuffer is the number of frames kept while the socket is down.
+	DefaultSendBuffer = transport.DefaultSendBuffer
+	// DefaultPushBuffer is the number of pushes a channel keeps until it has joined.
+	DefaultPushBuffer = 100
+	// DefaultMaxPendingAcks bounds the pushes waiting for a reply on one client.
+	DefaultMaxPendingAcks = 10000
+)
+
+// DefaultRejoinBackoff is the delay before channel rejoin attempt n (0 for the first): 1 s,
+// 2 s, 5 s, then 10 s, as realtime-js, with ±20% jitter.
+func DefaultRejoinBackoff(attempt int) time.Duration {
+	steps := [...]time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second}
+	d := steps[len(steps)-1]
+	if attempt >= 0 && attempt < len(steps) {
+		d = steps[attempt]
+	}
+	return transport.Jitter(d, 0.2)
+}
+
+// Option configures a Client; see New.
+type Option func(*config) error
+
+type config struct {
+	tokenFn        func(context.Context) (string, error)
+	token          string
+	heartbeat      time.Duration
+	timeout        time.Duration
+	backoff        func(int) time.Duration
+	rejoinBackoff  func(int) time.Duration
+	sendBuffer     int
+	pushBuffer     int
+	maxPendingAcks int
+	params         url.Values
+	headers        http.Header
+	version        transport.Version
+	logger         *slog.Logger
+	dialer         *websocket.Dialer
+	httpClient     *http.Client
+	keyInHeader    bool
+	httpFallback   bool
+	subOpts        []subscribe.Option
+}
+
+func defaultConfig() config {
+	return config{
+		heartbeat:      DefaultHeartbeat,
+		timeout:        DefaultTimeout,
+		backoff:        transport.DefaultBackoff,
+		rejoinBackoff:  DefaultRejoinBackoff,
+		sendBuffer:     DefaultSendBuffer,
+		pushBuffer:     DefaultPushBuffer,
+		maxPendingAcks: DefaultMaxPendingAcks,
+		version:        transport.V2,
+	}
+}
+
+// WithAccessToken sets the callback that supplies the user's access token (a JWT), the seed's
+// access_token_fn. It is consulted before every dial and every (re)join; when it fails, the
+// client falls back to the token of WithToken, then to the API key. Default: none.
+func WithAccessToken(fn func(ctx context.Context) (string, error)) Option {
+	return func(c *config) error {
+		if fn == nil {
+			return invalidArgument("WithAccessToken: nil callback")
+		}
+		c.tokenFn = fn
+		return nil
+	}
+}
+
+// WithToken sets a fixed access token for channels (a user JWT), used when there is no
+// callback or it fails. Default: the API key.
+func WithToken(token string) Option {
+	return func(c *config) error { c.token = token; return nil }
+}
+
+// WithHeartbeat sets the heartbeat interval (default 25 s). A heartbeat unanswered when the
+// next is due, with nothing received in between, is a timeout: the socket is closed and
+// reopened.
+func WithHeartbeat(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return invalidArgument("WithHeartbeat: interval must be positive, got %v", d)
+		}
+		c.heartbeat = d
+		return nil
+	}
+}
+
+// WithTimeout sets how long a push (join, leave, acknowledged broadcast, presence) waits for
+// its reply (default 10 s).
+func WithTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return invalidArgument("WithTimeout: timeout must be positive, got %v", d)
+		}
+		c.timeout = d
+		return nil
+	}
+}
+
+// WithBackoff sets the delay before reconnect attempt n, counted from 0 (default
+// transport.DefaultBackoff: 1 s, 2 s, 5 s, 10 s, then 10 s, jittered).
+func WithBackoff(fn func(attempt int) time.Duration) Option {
+	return func(c *config) error {
+		if fn == nil {
+			return invalidArgument("WithBackoff: nil function")
+		}
+		c.backoff = fn
+		return nil
+	}
+}
+
+// WithRejoinBackoff sets the delay before channel rejoin attempt n, counted from 0, after a
+// join error or a phx_error (default DefaultRejoinBackoff: 1 s, 2 s, 5 s, then 10 s).
+func WithRejoinBackoff(fn func(attempt int) time.Duration) Option {
+	return func(c *config) error {
+		if fn == nil {
+			return invalidArgument("WithRejoinBackoff: nil function")
+		}
+		c.rejoinBackoff = fn
+		return nil
+	}
+}
+
+// WithSendBuffer sets how many frames are kept while the socket is down (default 100); past
+// it the oldest are dropped, counted and logged.
+func WithSendBuffer(n int) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return invalidArgument("WithSendBuffer: size must be positive, got %d", n)
+		}
+		c.sendBuffer = n
+		return nil
+	}
+}
+
+// WithPushBuffer sets how many pushes a channel keeps until it has joined (default 100); past
+// it the oldest are dropped, their futures failed, and the loss logged.
+func WithPushBuffer(n int) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return invalidArgument("WithPushBuffer: size must be positive, got %d", n)
+		}
+		c.pushBuffer = n
+		return nil
+	}
+}
+
+// WithMaxPendingAcks bounds the pushes waiting for a reply (default 10,000); past it, pushes
+// fail at once with a rate_limited error.
+func WithMaxPendingAcks(n int) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return invalidArgument("WithMaxPendingAcks: bound must be positive, got %d", n)
+		}
+		c.maxPendingAcks = n
+		return nil
+	}
+}
+
+// WithParams adds query parameters to the socket URL (such as log_level). apikey and vsn are
+// set by the client and cannot be overridden here. The values are copied.
+func WithParams(params url.Values) Option {
+	return func(c *config) error {
+		if c.params == nil {
+			c.params = url.Values{}
+		}
+		for k, vs := range params {
+			c.params[k] = append(c.params[k], vs...)
+		}
+		return nil
+	}
+}
+
+// WithHeaders adds headers to the upgrade request. They are copied.
+func WithHeaders(h http.Header) Option {
+	return func(c *config) error {
+		if c.headers == nil {
+			c.headers = http.Header{}
+		}
+		for k, vs := range h {
+			for _, v := range vs {
+				c.headers.Add(k, v)
+			}
+		}
+		return nil
+	}
+}
+
+// WithAPIKeyHeader sends the API key in the x-api-key header of the upgrade request instead
+// of the apikey query parameter, so that it never appears in URLs (the server reads the header
+// first).
+func WithAPIKeyHeader() Option {
+	return func(c *config) error { c.keyInHeader = true; return nil }
+}
+
+// WithProtocolVersion selects the serializer: transport.V2 ("2.0.0", the default, with binary
+// broadcasts) or transport.V1 ("1.0.0", JSON only).
+func WithProtocolVersion(v transport.Version) Option {
+	return func(c *config) error {
+		if !v.Valid() {
+			return invalidArgument("WithProtocolVersion: %q is not 1.0.0 or 2.0.0", v)
+		}
+		c.version = v
+		return nil
+	}
+}
+
+// WithLogger sends the client's log lines to l (default: none). Secrets never appear in them.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error { c.logger = l; return nil }
+}
+
+// WithDialer sets the websocket dialer (for proxies, TLS settings, or testutil's in-memory
+// server). It is copied.
+func WithDialer(d *websocket.Dialer) Option {
+	return func(c *config) error {
+		if d == nil {
+			return invalidArgument("WithDialer: nil dialer")
+		}
+		cp := *d
+		c.dialer = &cp
+		return nil
+	}
+}
+
+// WithHTTPClient sets the HTTP client of the REST calls (HTTPSend and the HTTP fallback).
+// Default: http.DefaultClient.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *config) error {
+		if hc == nil {
+			return invalidArgument("WithHTTPClient: nil client")
+		}
+		c.httpClient = hc
+		return nil
+	}
+}
+
+// WithSubscriptionDefaults sets options applied to every subscription the client makes,
+// before the options of the call.
+func WithSubscriptionDefaults(opts ...subscribe.Option) Option {
+	return func(c *config) error {
+		c.subOpts = append(c.subOpts, opts...)
+		return nil
+	}
+}

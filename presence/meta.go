@@ -1,0 +1,113 @@
+package presence
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+)
+
+// Meta is one presence of a key: one tracked device, tab or connection. Several metas under one
+// key are told apart by Ref.
+//
+// Raw is the whole meta object exactly as the server sent it: the fields the client tracked plus
+// phx_ref and, on the join half of an update, phx_ref_prev. Numbers in it are kept exactly; use
+// [Meta.Decode], [DecodeMeta] or [DecodeMetas] to read the tracked fields.
+//
+// Metas handed out by this package share Raw's bytes with the states they come from: treat Raw
+// as read-only, like a string.
+type Meta struct {
+	// Ref is the meta's phx_ref, an opaque string the server generates per track. realtime-js
+	// calls it presence_ref.
+	Ref string
+	// PrevRef is the meta's phx_ref_prev: the Ref this meta replaces. The server sets it only
+	// on the join half of an update inside a presence_diff; it is empty otherwise.
+	PrevRef string
+	// Raw is the meta object as received, with every field.
+	Raw json.RawMessage
+}
+
+// Decode decodes the meta's JSON object into v, as json.Unmarshal would, except that numbers
+// decoded into an interface value become json.Number, so that large integers stay exact.
+// phx_ref and phx_ref_prev are part of the object, so a map or a struct with matching fields
+// receives them too.
+func (m Meta) Decode(v any) error {
+	if err := m.decode(v); err != nil {
+		return fmt.Errorf("presence: decode meta %q: %w", m.Ref, err)
+	}
+	return nil
+}
+
+// decode decodes Raw into v with numbers as json.Number.
+func (m Meta) decode(v any) error {
+	dec := json.NewDecoder(bytes.NewReader(m.Raw))
+	dec.UseNumber()
+	return dec.Decode(v)
+}
+
+// DecodeMeta decodes one meta into a T; see [Meta.Decode].
+func DecodeMeta[T any](m Meta) (T, error) {
+	var v T
+	err := m.Decode(&v)
+	return v, err
+}
+
+// DecodeMetas decodes every meta into a T, in order; see [Meta.Decode]. It stops at the first
+// error, which names the index of the meta that failed.
+func DecodeMetas[T any](ms []Meta) ([]T, error) {
+	out := make([]T, len(ms))
+	for i, m := range ms {
+		if err := m.decode(&out[i]); err != nil {
+			return nil, fmt.Errorf("presence: decode meta %d (%q): %w", i, m.Ref, err)
+		}
+	}
+	return out, nil
+}
+
+// NewMeta builds the meta a server would send for a track of fields: Raw is the JSON object
+// fields encodes to, with phx_ref set to ref and, if prevRef is not empty, phx_ref_prev set to
+// prevRef (existing fields of those names are replaced). fields must encode to a JSON object or
+// null; nil gives a meta with no tracked fields. The keys are written like the Realtime server
+// writes them: phx_ref, then phx_ref_prev, then the tracked fields in sorted order.
+//
+// NewMeta is meant for fake servers and tests; clients get their metas from [ParseState] and
+// [ParseDiff].
+func NewMeta(ref, prevRef string, fields any) (Meta, error) {
+	raw, err := json.Marshal(fields)
+	if err != nil {
+		return Meta{}, fmt.Errorf("presence: new meta: %w", err)
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return Meta{}, fmt.Errorf("presence: new meta: fields must encode to a JSON object: %w", err)
+	}
+	delete(obj, "phx_ref")
+	delete(obj, "phx_ref_prev")
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+
+	var buf bytes.Buffer
+	buf.WriteString(`{"phx_ref":`)
+	writeJSONString(&buf, ref)
+	if prevRef != "" {
+		buf.WriteString(`,"phx_ref_prev":`)
+		writeJSONString(&buf, prevRef)
+	}
+	for _, k := range keys {
+		buf.WriteByte(',')
+		writeJSONString(&buf, k)
+		buf.WriteByte(':')
+		buf.Write(obj[k])
+	}
+	buf.WriteByte('}')
+	return Meta{Ref: ref, PrevRef: prevRef, Raw: buf.Bytes()}, nil
+}
+
+// writeJSONString writes s as a JSON string.
+func writeJSONString(buf *bytes.Buffer, s string) {
+	b, _ := json.Marshal(s) // a string always marshals
+	buf.Write(b)
+}

@@ -1,0 +1,194 @@
+package presence
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Diff is a presence_diff: the metas that joined and the metas that left, by key.
+type Diff struct {
+	// Joins holds, by key, the metas that joined.
+	Joins map[string][]Meta
+	// Leaves holds, by key, the metas that left.
+	Leaves map[string][]Meta
+}
+
+// ParseState parses the payload of a presence_state message: a JSON object mapping each key to
+// {"metas":[…]}, each meta an object with a string phx_ref. The empty object {} is a valid,
+// empty state. The result is never nil; a key listed with no metas maps to an empty slice.
+//
+// Each Meta's Raw is a copy of the meta's bytes, so payload may be reused afterwards. Errors wrap
+// [ErrMalformed]; malformed input never panics.
+func ParseState(payload []byte) (map[string][]Meta, error) {
+	v, err := topObject(payload, "presence_state")
+	if err != nil {
+		return nil, err
+	}
+	return parseEntries(v, "presence_state")
+}
+
+// ParseDiff parses the payload of a presence_diff message: {"joins":{…},"leaves":{…}}, each side
+// shaped like a presence_state payload. A side that is absent or null is empty; other members
+// are ignored. Joins and Leaves of the result are never nil.
+//
+// Each Meta's Raw is a copy of the meta's bytes, so payload may be reused afterwards. Errors wrap
+// [ErrMalformed]; malformed input never panics.
+func ParseDiff(payload []byte) (Diff, error) {
+	v, err := topObject(payload, "presence_diff")
+	if err != nil {
+		return Diff{}, err
+	}
+	var joins, leaves []byte
+	if err := forEachMember(v, func(key string, val []byte) error {
+		switch key {
+		case "joins":
+			joins = val
+		case "leaves":
+			leaves = val
+		}
+		return nil
+	}); err != nil {
+		return Diff{}, malformed("presence_diff: %v", err)
+	}
+	var d Diff
+	if d.Joins, err = parseSide(joins, "presence_diff: joins"); err != nil {
+		return Diff{}, err
+	}
+	if d.Leaves, err = parseSide(leaves, "presence_diff: leaves"); err != nil {
+		return Diff{}, err
+	}
+	return d, nil
+}
+
+// topObject checks that payload is valid JSON holding an object and returns the object without
+// surrounding spaces.
+func topObject(payload []byte, where string) ([]byte, error) {
+	if !json.Valid(payload) {
+		return nil, malformed("%s: invalid JSON", where)
+	}
+	v := trimJSON(payload)
+	if v[0] != '{' {
+		return nil, malformed("%s: payload is not a JSON object", where)
+	}
+	return v, nil
+}
+
+// parseSide parses the joins or leaves of a diff; absent (nil) or null is empty.
+func parseSide(v []byte, where string) (map[string][]Meta, error) {
+	if v == nil || string(v) == "null" {
+		return map[string][]Meta{}, nil
+	}
+	if v[0] != '{' {
+		return nil, malformed("%s: not a JSON object", where)
+	}
+	return parseEntries(v, where)
+}
+
+// parseEntries parses an object of key → {"metas":[…]}.
+func parseEntries(v []byte, where string) (map[string][]Meta, error) {
+	out := make(map[string][]Meta)
+	err := forEachMember(v, func(key string, val []byte) error {
+		metas, err := parseEntry(val)
+		if err != nil {
+			return fmt.Errorf("key %q: %w", key, err)
+		}
+		out[key] = metas
+		return nil
+	})
+	if err != nil {
+		return nil, malformed("%s: %v", where, err)
+	}
+	return out, nil
+}
+
+// parseEntry parses {"metas":[…]}.
+func parseEntry(v []byte) ([]Meta, error) {
+	if v[0] != '{' {
+		return nil, errors.New("entry is not a JSON object")
+	}
+	var list []byte
+	if err := forEachMember(v, func(key string, val []byte) error {
+		if key == "metas" {
+			list = val
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if list == nil {
+		return nil, errors.New(`entry has no "metas"`)
+	}
+	if list[0] != '[' {
+		return nil, errors.New(`"metas" is not a JSON array`)
+	}
+	metas := []Meta{}
+	err := forEachElement(list, func(i int, val []byte) error {
+		m, err := parseMeta(val)
+		if err != nil {
+			return fmt.Errorf("meta %d: %w", i, err)
+		}
+		metas = append(metas, m)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return metas, nil
+}
+
+// parseMeta parses one meta object; Raw is a copy of v.
+func parseMeta(v []byte) (Meta, error) {
+	m, err := scanMeta(v)
+	if err != nil {
+		return Meta{}, err
+	}
+	m.Raw = bytes.Clone(v)
+	return m, nil
+}
+
+// scanMeta reads Ref and PrevRef from the meta object v, leaving Raw nil.
+func scanMeta(v []byte) (Meta, error) {
+	if v[0] != '{' {
+		return Meta{}, errors.New("not a JSON object")
+	}
+	var ref, prev []byte
+	if err := forEachMember(v, func(key string, val []byte) error {
+		switch key {
+		case "phx_ref":
+			ref = val
+		case "phx_ref_prev":
+			prev = val
+		}
+		return nil
+	}); err != nil {
+		return Meta{}, err
+	}
+	return metaFields(ref, prev)
+}
+
+// metaFields decodes the raw phx_ref (required, a string) and phx_ref_prev (optional, a string
+// or null) of a meta.
+func metaFields(ref, prev []byte) (Meta, error) {
+	var m Meta
+	if ref == nil {
+		return m, errors.New("no phx_ref")
+	}
+	if ref[0] != '"' {
+		return m, errors.New("phx_ref is not a string")
+	}
+	var err error
+	if m.Ref, err = decodeString(ref); err != nil {
+		return m, fmt.Errorf("phx_ref: %w", err)
+	}
+	if prev != nil && string(prev) != "null" {
+		if prev[0] != '"' {
+			return m, errors.New("phx_ref_prev is not a string")
+		}
+		if m.PrevRef, err = decodeString(prev); err != nil {
+			return m, fmt.Errorf("phx_ref_prev: %w", err)
+		}
+	}
+	return m, nil
+}
