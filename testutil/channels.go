@@ -167,13 +167,18 @@ func (s *Server) subscribe(ch *channel) {
 	s.topics[k][ch] = struct{}{}
 }
 
+// unsubscribe ends a channel on the server: it stops receiving, and its presence leaves.
 func (s *Server) unsubscribe(ch *channel) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	k := ch.streamKey()
+	_, was := s.topics[k][ch]
 	delete(s.topics[k], ch)
 	if len(s.topics[k]) == 0 {
 		delete(s.topics, k)
+	}
+	s.mu.Unlock()
+	if was {
+		s.presenceLeave(ch)
 	}
 }
 

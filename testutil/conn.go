@@ -241,6 +241,8 @@ func (c *Conn) handle(m *transport.Message) {
 	switch m.Event {
 	case transport.EventBroadcast:
 		c.srv.relay(ch, m)
+	case transport.EventPresence:
+		c.srv.presenceEvent(ch, m)
 	case transport.EventAccessToken:
 		if tok, ok := stringField(m.Payload, "access_token"); ok {
 			ch.setToken(tok)
@@ -300,8 +302,11 @@ func (c *Conn) join(m *transport.Message) {
 		c.send(transport.Message{JoinRef: old.joinRef, Ref: old.joinRef, Topic: old.topic, Event: transport.EventClose, Payload: []byte("{}")})
 	}
 	c.srv.subscribe(ch)
-	resp, _ := json.Marshal(map[string]any{"postgres_changes": echoBindings(cfg.postgres)})
+	resp, _ := json.Marshal(map[string]any{"postgres_changes": c.srv.postgresReply(ch)})
 	c.reply(m.JoinRef, m.Ref, m.Topic, "ok", resp)
+	// What the channel pushes because of the join comes after the reply (PROTOCOL.md §4.3).
+	c.srv.afterJoinPresence(ch)
+	c.srv.afterJoinPostgres(ch)
 }
 
 func (c *Conn) leave(m *transport.Message) {

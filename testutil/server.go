@@ -47,6 +47,9 @@ type Server struct {
 	joinFails  map[string][]string // topic ("" = any) → reasons of the next failing joins
 	closed     bool
 
+	controlOnce sync.Once
+	control     http.Handler
+
 	wg   sync.WaitGroup // connection goroutines
 	http *httptest.Server
 	url  string
@@ -272,6 +275,9 @@ func (s *Server) Close() {
 // under any http.Server.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch p := strings.TrimRight(r.URL.Path, "/"); {
+	case strings.HasPrefix(p, "/testutil/v1/"):
+		s.controlOnce.Do(func() { s.control = s.ControlHandler() })
+		s.control.ServeHTTP(w, r)
 	case strings.HasSuffix(p, "/websocket"):
 		s.serveSocket(w, r)
 	case strings.HasSuffix(p, "/api/broadcast") || strings.Contains(p, "/api/broadcast/"):

@@ -1,0 +1,73 @@
+// Command fakeserver runs testutil's fake Supabase Realtime server as a program, for clients
+// in any language (the realtime-js interop suite uses it).
+//
+// It listens on a loopback address (-addr, default 127.0.0.1:0), and the first line it prints
+// on standard output is the Realtime endpoint, ws://127.0.0.1:PORT/realtime/v1. The socket is
+// at …/realtime/v1/websocket, the REST broadcast API at …/realtime/v1/api/broadcast and
+// /api/broadcast, and the control API of testutil.Server.ControlHandler at /testutil/v1/.
+// It runs until interrupted, or for -lifetime if set.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/go-supabase/realtime/testutil"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:0", "listen address (loopback only)")
+	lifetime := flag.Duration("lifetime", 0, "exit after this long (0: run until interrupted)")
+	verbose := flag.Bool("v", false, "log protocol warnings to standard error")
+	flag.Parse()
+	log.SetFlags(0)
+	log.SetPrefix("fakeserver: ")
+
+	host, _, err := net.SplitHostPort(*addr)
+	if err != nil {
+		log.Fatalf("-addr: %v", err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		log.Fatalf("-addr must be a loopback address, got %q", host)
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var opts []testutil.ServerOption
+	if *verbose {
+		opts = append(opts, testutil.WithServerLogger(slog.New(slog.NewTextHandler(os.Stderr, nil))))
+	}
+	srv := testutil.NewUnstartedServer(opts...)
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+
+	fmt.Printf("ws://%s/realtime/v1\n", ln.Addr())
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if *lifetime > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *lifetime)
+		defer cancel()
+	}
+	go func() {
+		<-ctx.Done()
+		srv.Close() // the websocket connections are hijacked: close them first
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(sctx)
+	}()
+	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Fatal(err)
+	}
+}

@@ -1,0 +1,165 @@
+package testutil
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ControlHandler returns the HTTP control API of the server, for programs that drive the fake
+// server from outside Go (the fakeserver command and the realtime-js interop suite). Mount it
+// under /testutil/v1/. Every route answers 200 with a JSON body, or 400 with {"error": …}.
+//
+//	POST /testutil/v1/drop                          cut every connection (no close frame)
+//	POST /testutil/v1/close?code=1001&reason=…      close every connection with a close frame
+//	POST /testutil/v1/heartbeats?on=false           stop (or resume) answering heartbeats
+//	POST /testutil/v1/refuse?n=1&status=401&body=…  refuse the next n upgrades
+//	POST /testutil/v1/fail_joins?topic=…&n=1&reason=…
+//	POST /testutil/v1/delay_joins?ms=…
+//	POST /testutil/v1/push?conn=ID&binary=false     push the request body as a raw frame
+//	GET  /testutil/v1/frames                        every frame received, decoded
+//	GET  /testutil/v1/conns                         the open connections and their topics
+//	POST /testutil/v1/reset                         forget the recorded frames
+func (s *Server) ControlHandler() http.Handler {
+	mux := http.NewServeMux()
+	post := func(path string, h func(w http.ResponseWriter, r *http.Request) error) {
+		mux.HandleFunc("POST /testutil/v1/"+path, func(w http.ResponseWriter, r *http.Request) {
+			if err := h(w, r); err != nil {
+				writeJSONError(w, http.StatusBadRequest, "error", err.Error())
+			}
+		})
+	}
+	ok := func(w http.ResponseWriter, v any) error {
+		w.Header().Set("Content-Type", "application/json")
+		if v == nil {
+			v = map[string]bool{"ok": true}
+		}
+		return json.NewEncoder(w).Encode(v)
+	}
+	post("drop", func(w http.ResponseWriter, r *http.Request) error {
+		s.DropConnections()
+		return ok(w, nil)
+	})
+	post("close", func(w http.ResponseWriter, r *http.Request) error {
+		code, err := intParam(r, "code", 1000)
+		if err != nil {
+			return err
+		}
+		s.CloseConnections(code, r.URL.Query().Get("reason"))
+		return ok(w, nil)
+	})
+	post("heartbeats", func(w http.ResponseWriter, r *http.Request) error {
+		s.SetHeartbeatReplies(r.URL.Query().Get("on") != "false")
+		return ok(w, nil)
+	})
+	post("refuse", func(w http.ResponseWriter, r *http.Request) error {
+		n, err := intParam(r, "n", 1)
+		if err != nil {
+			return err
+		}
+		status, err := intParam(r, "status", 500)
+		if err != nil {
+			return err
+		}
+		s.RefuseUpgrades(n, status, r.URL.Query().Get("body"))
+		return ok(w, nil)
+	})
+	post("fail_joins", func(w http.ResponseWriter, r *http.Request) error {
+		n, err := intParam(r, "n", 1)
+		if err != nil {
+			return err
+		}
+		s.FailJoins(r.URL.Query().Get("topic"), n, r.URL.Query().Get("reason"))
+		return ok(w, nil)
+	})
+	post("delay_joins", func(w http.ResponseWriter, r *http.Request) error {
+		ms, err := intParam(r, "ms", 0)
+		if err != nil {
+			return err
+		}
+		s.DelayJoins(time.Duration(ms) * time.Millisecond)
+		return ok(w, nil)
+	})
+	post("push", func(w http.ResponseWriter, r *http.Request) error {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+		id, _ := intParam(r, "conn", 0)
+		binary := r.URL.Query().Get("binary") == "true"
+		for _, c := range s.Conns() {
+			if id == 0 || c.ID() == id {
+				c.PushRaw(binary, body)
+			}
+		}
+		return ok(w, nil)
+	})
+	post("reset", func(w http.ResponseWriter, r *http.Request) error {
+		s.mu.Lock()
+		s.frames = nil
+		s.httpReqs = nil
+		s.mu.Unlock()
+		return ok(w, nil)
+	})
+	mux.HandleFunc("GET /testutil/v1/frames", func(w http.ResponseWriter, r *http.Request) {
+		type frameJSON struct {
+			Conn      int             `json:"conn"`
+			JoinRef   *string         `json:"join_ref"`
+			Ref       *string         `json:"ref"`
+			Topic     string          `json:"topic"`
+			Event     string          `json:"event"`
+			Payload   json.RawMessage `json:"payload,omitempty"`
+			UserEvent string          `json:"user_event,omitempty"`
+			Data      json.RawMessage `json:"data,omitempty"`
+			Binary    bool            `json:"binary"`
+		}
+		str := func(s string) *string {
+			if s == "" {
+				return nil
+			}
+			return &s
+		}
+		out := []frameJSON{}
+		for _, f := range s.Received() {
+			fj := frameJSON{Conn: f.Conn, JoinRef: str(f.JoinRef), Ref: str(f.Ref), Topic: f.Topic, Event: f.Event,
+				UserEvent: f.UserEvent, Binary: f.Binary}
+			if f.Payload != nil && json.Valid(f.Payload) {
+				fj.Payload = f.Payload
+			}
+			if f.Data != nil && !f.Raw && json.Valid(f.Data) {
+				fj.Data = f.Data
+			}
+			out = append(out, fj)
+		}
+		_ = ok(w, out)
+	})
+	mux.HandleFunc("GET /testutil/v1/conns", func(w http.ResponseWriter, r *http.Request) {
+		type connJSON struct {
+			ID      int      `json:"id"`
+			Version string   `json:"vsn"`
+			Topics  []string `json:"topics"`
+		}
+		out := []connJSON{}
+		for _, c := range s.Conns() {
+			out = append(out, connJSON{ID: c.ID(), Version: string(c.Version()), Topics: c.Topics()})
+		}
+		_ = ok(w, out)
+	})
+	return mux
+}
+
+func intParam(r *http.Request, name string, def int) (int, error) {
+	v := strings.TrimSpace(r.URL.Query().Get(name))
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, &paramError{name: name, value: v}
+	}
+	return n, nil
+}
+
+type paramError struct{ name, value string }
+
+func (e *paramError) Error() string { return "bad " + e.name + " " + strconv.Quote(e.value) }
