@@ -110,10 +110,17 @@ func NewTable[T any](max int) *Table[T] {
 // adding one twice is a programming error and panics.
 func (t *Table[T]) Add(ref string, tag uint64, timeout time.Duration, timeoutErr func() error) (*Future[T], error) {
 	f, settle := New[T]()
+	if err := t.add(ref, tag, timeout, timeoutErr, settle); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (t *Table[T]) add(ref string, tag uint64, timeout time.Duration, timeoutErr func() error, settle Settle[T]) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.max > 0 && len(t.entries) >= t.max {
-		return nil, ErrTooManyPending
+		return ErrTooManyPending
 	}
 	if _, dup := t.entries[ref]; dup {
 		panic("acks: duplicate ref " + ref)
@@ -126,7 +133,21 @@ func (t *Table[T]) Add(ref string, tag uint64, timeout time.Duration, timeoutErr
 		})
 	}
 	t.entries[ref] = e
-	return f, nil
+	return nil
+}
+
+// AddFunc is Add for a caller that wants a callback instead of a future: fn runs once, with the
+// reply or the error, on whichever goroutine settles the entry (a reply's, the timeout's, or
+// SettleTag's and SettleAll's caller). fn must not block.
+func (t *Table[T]) AddFunc(ref string, tag uint64, timeout time.Duration, timeoutErr func() error, fn func(T, error)) error {
+	var once atomic.Bool
+	return t.add(ref, tag, timeout, timeoutErr, func(v T, err error) bool {
+		if !once.CompareAndSwap(false, true) {
+			return false
+		}
+		fn(v, err)
+		return true
+	})
 }
 
 // Settle settles and forgets the future under ref; it reports whether there was one.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-supabase/realtime/acks"
+	"github.com/go-supabase/realtime/presence"
 	"github.com/go-supabase/realtime/subscribe"
 	"github.com/go-supabase/realtime/transport"
 )
@@ -176,6 +177,16 @@ type Channel struct {
 	bcast       []*broadcastBinding
 	system      []*subscribe.Feed[System]
 	stateFeeds  []*subscribe.Feed[ChannelStateChange]
+	presence    *presenceState
+	pg          []*pgBinding
+	pgReady     *readiness
+	downSince   time.Time // when the channel left Joined, for the next gap marker
+	downCause   error
+	lastCommit  time.Time // commit timestamp of the last change delivered
+	token       string    // this channel's own token (SetAuth), or ""
+	sentToken   string    // the token of the current join or the last access_token push
+
+	presSnap atomic.Pointer[presence.State]
 }
 
 // liveJoin is the join a joined channel's pushes are sent under.

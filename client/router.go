@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-supabase/realtime/acks"
+	"github.com/go-supabase/realtime/pgchanges"
 	"github.com/go-supabase/realtime/subscribe"
 	"github.com/go-supabase/realtime/transport"
 )
@@ -16,6 +17,7 @@ import (
 // except the atomics.
 type router struct {
 	c          *Client
+	pgParser   pgchanges.Parser
 	channels   map[string]*Channel // channels subscribed at least once and not removed
 	stateFeeds []*subscribe.Feed[StateChange]
 	open       bool
@@ -128,6 +130,9 @@ func (r *router) setState(ch *Channel, to ChannelState, cause error) {
 		return
 	}
 	ch.state.Store(int32(to))
+	if from == ChannelJoined && to != ChannelJoined && ch.downSince.IsZero() {
+		ch.downSince, ch.downCause = time.Now(), cause
+	}
 	if to == ChannelJoined {
 		ch.live.Store(&liveJoin{joinRef: ch.joinRef, epoch: ch.joinEpoch})
 	} else {
@@ -174,8 +179,9 @@ func (r *router) join(ch *Channel) {
 	r.beforeJoin(ch)
 	ch.joinRef = r.c.conn.MakeRef()
 	ch.joinEpoch = r.epoch
+	ch.sentToken = ch.tokenFor()
 	m := transport.Message{JoinRef: ch.joinRef, Ref: ch.joinRef, Topic: ch.topic, Event: transport.EventJoin,
-		Payload: ch.joinPayload(r.c.tokens.current())}
+		Payload: ch.joinPayload(ch.sentToken)}
 	if err := r.c.conn.Post(r.epoch, &m); err != nil {
 		r.failJoin(ch, closedError())
 		return
@@ -198,12 +204,10 @@ func (r *router) handleJoinReply(ch *Channel, m *transport.Message) {
 		return
 	}
 	if err := r.afterJoin(ch, m.Data); err != nil {
-		// The join succeeded but cannot be used (mismatched postgres bindings): leave it.
+		// The join succeeded but cannot be used (the postgres bindings do not match what the
+		// server echoed): leave, and do not retry what would fail the same way.
 		r.sendLeave(ch, ch.joinRef)
-		ch.joinRef = ""
-		r.setState(ch, ChannelErrored, err)
-		r.settleWaiters(ch, err)
-		r.scheduleRejoin(ch)
+		r.closeChannel(ch, err)
 		return
 	}
 	ch.attempt = 0
@@ -359,6 +363,12 @@ func (r *router) serverClosed(ch *Channel, cause error) {
 	if cause == nil {
 		cause = newError(CodeClosed, nil, "channel closed by the server", "topic", ch.topic)
 	}
+	r.closeChannel(ch, cause)
+}
+
+// closeChannel ends a channel the user did not leave: closed for good with cause, its waiters,
+// pushes and subscriptions failed with it.
+func (r *router) closeChannel(ch *Channel, cause error) {
 	ch.want = false
 	ch.joinRef = ""
 	stopTimer(&ch.joinTimer)

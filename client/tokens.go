@@ -33,6 +33,13 @@ func (t *tokenSource) current() string {
 	return t.c.apiKey
 }
 
+// set records a token given by SetAuth ("" forgets it).
+func (t *tokenSource) set(tok string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.latest = tok
+}
+
 // beforeDial refreshes the token through the callback before every dial. A failing callback
 // does not stop the dial: the fallback tokens serve.
 func (t *tokenSource) beforeDial(ctx context.Context) error {

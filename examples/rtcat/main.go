@@ -1,0 +1,45 @@
+// Command rtcat is a command-line Supabase Realtime client, like wscat for Realtime: it joins
+// one channel, prints what happens on it as JSON lines, and takes commands as JSON lines on
+// standard input.
+//
+// With no -url (and no $SUPABASE_URL) it starts an embedded fake Realtime server on a loopback
+// port and says so on standard error, so it works out of the box; a second rtcat can join it
+// with -url.
+//
+// Input, one JSON object per line:
+//
+//	{"op":"broadcast","event":"e","payload":{…}}
+//	{"op":"track","payload":{…}}
+//	{"op":"untrack"}
+//	{"op":"set_auth","token":"…"}
+//	{"op":"leave"}
+//	{"op":"quit"}
+//
+// Output, one JSON object per line:
+//
+//	{"kind":"connection","state":"connecting|open|closing|closed"}
+//	{"kind":"channel","state":"joining|joined|errored|leaving|closed","error":"…"}
+//	{"kind":"broadcast","event":"e","payload":…,"meta":{…}}   (binary payloads as "payload_base64")
+//	{"kind":"presence","event":"join","key":"k","current":[…],"new":[…]}
+//	{"kind":"presence","event":"leave","key":"k","current":[…],"left":[…]}
+//	{"kind":"presence","event":"sync","state":{"k":[…]}}
+//	{"kind":"postgres_changes","type":"INSERT","schema":"…","table":"…","commit_timestamp":"…","record":{…},"old_record":{…},"errors":null}
+//	{"kind":"system","status":"…","extension":"…","message":"…"}
+//	{"kind":"ack","event":"e","status":"ok|error|timeout","error":"…"}
+//	{"kind":"error","error":"…"}
+//
+// Numbers are printed exactly as received.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
