@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"strings"
 
 	"github.com/go-supabase/realtime/transport"
 )
@@ -60,4 +61,78 @@ func (r *router) pushToken(ch *Channel) {
 	if err := r.c.conn.Post(r.epoch, &m); err == nil {
 		ch.sentToken = tok
 	}
+}
+
+// requestToken asks the callback for a token on its own goroutine (the router never waits on
+// user code), then sends the joins that waited for it and pushes the token to joined channels.
+func (r *router) requestToken() {
+	if r.refreshing || r.c.cfg.tokenFn == nil {
+		return
+	}
+	r.refreshing = true
+	go func() {
+		_, err := r.c.tokens.refresh(context.Background())
+		r.c.post(func() { r.tokenReady(err) })
+	}()
+}
+
+// tokenReady runs when a requested token has arrived (or the callback failed: the fallback
+// token is used).
+func (r *router) tokenReady(err error) {
+	r.refreshing = false
+	for _, ch := range r.sortedChannels() {
+		if ch.awaitingToken {
+			ch.awaitingToken = false
+			if ch.want && r.open && ch.State() == ChannelJoining {
+				r.sendJoin(ch)
+			}
+		}
+	}
+	if err == nil {
+		r.pushTokens()
+	}
+}
+
+// refreshToken refreshes the token ahead of its expiry and pushes it to joined channels.
+func (r *router) refreshToken(reason string) {
+	if r.stopped {
+		return
+	}
+	r.c.log.Debug("realtime: refreshing the access token", "reason", reason)
+	r.requestToken()
+}
+
+// tokenErrorPhrases mark a channel shutdown that a fresh token can undo (PROTOCOL.md §8.4).
+var tokenErrorPhrases = []string{
+	"Token has expired", "are required in JWT", "not a valid JWT", "JWT signer",
+	"Token expiration time is invalid", "InvalidJWTToken", "MalformedJWT", "JwtSignatureError",
+}
+
+func isTokenError(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	for _, p := range tokenErrorPhrases {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// reviveWithToken handles a channel the server shut because its token expired or became
+// invalid: with a token callback the channel asks it for a new token and rejoins on its own
+// (after the rejoin backoff); without one it stays closed (false is returned).
+func (r *router) reviveWithToken(ch *Channel, cause error) bool {
+	if r.c.cfg.tokenFn == nil || !ch.want || !isTokenError(cause) {
+		return false
+	}
+	r.c.log.Info("realtime: channel closed for its token; rejoining with a fresh one", "topic", ch.topic, "cause", cause.Error())
+	ch.joinRef = ""
+	stopTimer(&ch.joinTimer)
+	r.setState(ch, ChannelErrored, cause)
+	r.c.tokens.expire()
+	r.scheduleRejoin(ch)
+	return true
 }

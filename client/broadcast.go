@@ -130,7 +130,8 @@ func (r *router) routeBroadcast(ch *Channel, m *transport.Message) {
 // Broadcast sends a broadcast of event with payload to the channel's other subscribers (and
 // to itself with BroadcastSelf). payload is a json.RawMessage, sent as it is, or any value
 // json.Marshal accepts; on protocol 1.0.0 it must be a JSON object. On protocol 2.0.0 it goes
-// out as a binary frame, as realtime-js sends it.
+// out as a binary frame, as realtime-js sends it. With WithHTTPFallback, while the socket is
+// not open, a broadcast with an object payload goes through the REST API instead.
 //
 // Without BroadcastAck, Broadcast returns once the frame is queued: at once on a joined
 // channel, or buffered until the join (up to the push buffer) on a channel that is joining.
@@ -139,6 +140,9 @@ func (ch *Channel) Broadcast(ctx context.Context, event string, payload any) err
 	m, err := ch.broadcastMessage(event, payload)
 	if err != nil {
 		return err
+	}
+	if ch.c.cfg.httpFallback && ch.c.conn.State() != transport.StateOpen && transport.IsObject(m.Data) {
+		return ch.httpBroadcast(ctx, event, m.Data)
 	}
 	fut, err := ch.push(ctx, m, ch.cfg.ack)
 	if err != nil || fut == nil {

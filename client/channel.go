@@ -160,31 +160,32 @@ type Channel struct {
 	live atomic.Pointer[liveJoin]
 
 	// The fields below belong to the router goroutine.
-	want        bool // the user wants the channel joined
-	joinRef     string
-	joinEpoch   uint64
-	joinTimer   *time.Timer
-	rejoinTimer *time.Timer
-	attempt     int
-	waiters     []acks.Settle[struct{}]
-	leaveRef    string
-	leaveDone   []acks.Settle[struct{}]
-	leaveTimer  *time.Timer
-	pushBuf     []bufferedPush
-	pushDropped uint64
-	lastErr     error
-	closeCause  error // the system error that announced a phx_close
-	bcast       []*broadcastBinding
-	system      []*subscribe.Feed[System]
-	stateFeeds  []*subscribe.Feed[ChannelStateChange]
-	presence    *presenceState
-	pg          []*pgBinding
-	pgReady     *readiness
-	downSince   time.Time // when the channel left Joined, for the next gap marker
-	downCause   error
-	lastCommit  time.Time // commit timestamp of the last change delivered
-	token       string    // this channel's own token (SetAuth), or ""
-	sentToken   string    // the token of the current join or the last access_token push
+	want          bool // the user wants the channel joined
+	joinRef       string
+	joinEpoch     uint64
+	joinTimer     *time.Timer
+	rejoinTimer   *time.Timer
+	attempt       int
+	waiters       []acks.Settle[struct{}]
+	leaveRef      string
+	leaveDone     []acks.Settle[struct{}]
+	leaveTimer    *time.Timer
+	pushBuf       []bufferedPush
+	pushDropped   uint64
+	lastErr       error
+	closeCause    error // the system error that announced a phx_close
+	bcast         []*broadcastBinding
+	system        []*subscribe.Feed[System]
+	stateFeeds    []*subscribe.Feed[ChannelStateChange]
+	presence      *presenceState
+	pg            []*pgBinding
+	pgReady       *readiness
+	downSince     time.Time // when the channel left Joined, for the next gap marker
+	downCause     error
+	lastCommit    time.Time // commit timestamp of the last change delivered
+	token         string    // this channel's own token (SetAuth), or ""
+	sentToken     string    // the token of the current join or the last access_token push
+	awaitingToken bool      // a join waits for the token callback
 
 	presSnap atomic.Pointer[presence.State]
 }

@@ -23,6 +23,7 @@ type router struct {
 	open       bool
 	epoch      uint64
 	stopped    bool
+	refreshing bool // a token callback call is under way
 
 	// penalty is a floor for the reconnect delay (nanoseconds) after the server signalled a
 	// rate limit; read by the transport's supervisor.
@@ -167,15 +168,27 @@ func (r *router) subscribe(ch *Channel, settle acks.Settle[struct{}]) {
 	r.join(ch)
 }
 
-// join sends a phx_join with a fresh join_ref, or waits for the socket to open.
+// join sends a phx_join with a fresh join_ref, or waits for the socket to open, or for a
+// fresh token when the callback must be asked first.
 func (r *router) join(ch *Channel) {
 	stopTimer(&ch.rejoinTimer)
 	stopTimer(&ch.joinTimer)
+	ch.joinRef = ""
 	if !r.open {
-		ch.joinRef = ""
 		r.setState(ch, ChannelJoining, nil)
 		return
 	}
+	if !r.c.tokens.fresh() {
+		ch.awaitingToken = true
+		r.setState(ch, ChannelJoining, nil)
+		r.requestToken()
+		return
+	}
+	r.sendJoin(ch)
+}
+
+// sendJoin sends the phx_join.
+func (r *router) sendJoin(ch *Channel) {
 	r.beforeJoin(ch)
 	ch.joinRef = r.c.conn.MakeRef()
 	ch.joinEpoch = r.epoch
@@ -411,6 +424,7 @@ func (r *router) remove(ch *Channel, cause error) {
 // shutdown ends everything on Close.
 func (r *router) shutdown() {
 	r.stopped = true
+	r.c.tokens.stop()
 	cause := closedError()
 	seen := map[*Channel]bool{}
 	for _, ch := range append(r.c.Channels(), r.sortedChannels()...) {

@@ -2,19 +2,38 @@ package client
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/singleflight"
 )
 
-// tokenSource resolves the access token channels join with: the callback's latest token, else
-// the WithToken token, else the API key.
+// Token refresh timing.
+const (
+	// tokenFresh is how recently a token must have come from the callback for a (re)join to
+	// use it without asking again (a dial has just asked, say).
+	tokenFresh = 5 * time.Second
+	// tokenMargin is how long before a JWT's exp the client asks for a new one.
+	tokenMargin = 60 * time.Second
+	// tokenCallTimeout bounds one call of the callback made by the client itself.
+	tokenCallTimeout = 30 * time.Second
+)
+
+// tokenSource resolves the access token channels join with: the callback's latest token (or
+// SetAuth's), else the WithToken token, else the API key. Calls of the callback are
+// single-flight: one at a time, shared by every caller.
 type tokenSource struct {
 	c  *Client
 	sf singleflight.Group
 
-	mu     sync.Mutex
-	latest string // the last token the callback (or SetAuth) gave
+	mu      sync.Mutex
+	latest  string    // the last token the callback or SetAuth gave
+	fetched time.Time // when the callback last succeeded
+	timer   *time.Timer
+	stopped bool
 }
 
 func (t *tokenSource) init(c *Client) { t.c = c }
@@ -33,35 +52,162 @@ func (t *tokenSource) current() string {
 	return t.c.apiKey
 }
 
-// set records a token given by SetAuth ("" forgets it).
+// set records a token given by SetAuth ("" forgets it) and plans its refresh.
 func (t *tokenSource) set(tok string) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	t.latest = tok
+	t.mu.Unlock()
+	t.schedule(tok)
+}
+
+// fresh reports whether a (re)join can use the current token without asking the callback.
+func (t *tokenSource) fresh() bool {
+	if t.c.cfg.tokenFn == nil {
+		return true
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return time.Since(t.fetched) < tokenFresh && !expiresWithin(t.latest, tokenMargin)
 }
 
 // beforeDial refreshes the token through the callback before every dial. A failing callback
 // does not stop the dial: the fallback tokens serve.
 func (t *tokenSource) beforeDial(ctx context.Context) error {
-	if t.c.cfg.tokenFn == nil {
-		return nil
+	if t.c.cfg.tokenFn != nil {
+		_, _ = t.refresh(ctx)
 	}
-	_, _ = t.refresh(ctx)
 	return nil
 }
 
-// refresh calls the callback, one call at a time (concurrent callers share it).
+// refresh calls the callback, one call at a time (concurrent callers share its result). On
+// failure the fallback tokens stay in use and the error is logged, never the token.
 func (t *tokenSource) refresh(ctx context.Context) (string, error) {
-	v, err, _ := t.sf.Do("token", func() (any, error) {
-		tok, err := t.c.cfg.tokenFn(ctx)
+	ch := t.sf.DoChan("token", func() (any, error) {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tokenCallTimeout)
+		defer cancel()
+		tok, err := t.c.cfg.tokenFn(cctx)
+		if err == nil && tok == "" {
+			err = errEmptyToken
+		}
 		if err != nil {
-			t.c.log.Warn("realtime: access token callback failed; using the fallback token", "error", err.Error())
+			t.c.log.Warn("realtime: access token callback failed; using the fallback token", "error", redactError(err, t.c).Error())
 			return "", err
 		}
 		t.mu.Lock()
-		t.latest = tok
+		t.latest, t.fetched = tok, time.Now()
 		t.mu.Unlock()
+		t.schedule(tok)
 		return tok, nil
 	})
-	return v.(string), err
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return t.current(), r.Err
+		}
+		return r.Val.(string), nil
+	case <-ctx.Done():
+		return t.current(), ctx.Err()
+	}
+}
+
+var errEmptyToken = newError(CodeUnauthorized, nil, "access token callback returned an empty token")
+
+// schedule plans a refresh shortly before a JWT expires, when there is a callback to ask.
+// Opaque tokens (such as sb_… keys) have no expiry and are never refreshed on a timer.
+func (t *tokenSource) schedule(tok string) {
+	if t.c.cfg.tokenFn == nil {
+		return
+	}
+	exp, ok := jwtExpiry(tok)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.timer != nil {
+		t.timer.Stop()
+		t.timer = nil
+	}
+	if !ok || t.stopped {
+		return
+	}
+	lifetime := time.Until(exp)
+	margin := min(tokenMargin, lifetime/10)
+	wait := max(lifetime-margin, time.Second)
+	t.timer = time.AfterFunc(wait, func() { t.c.post(func() { t.c.r.refreshToken("the token expires soon") }) })
+}
+
+// stop cancels the planned refresh (on Close).
+func (t *tokenSource) stop() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.stopped = true
+	if t.timer != nil {
+		t.timer.Stop()
+		t.timer = nil
+	}
+}
+
+// jwtExpiry reads the exp claim of a JWT without verifying it. Opaque tokens, and JWTs without
+// exp, report false.
+func jwtExpiry(tok string) (time.Time, bool) {
+	if strings.HasPrefix(tok, "sb_") {
+		return time.Time{}, false
+	}
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return time.Time{}, false
+	}
+	body, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return time.Time{}, false
+	}
+	var claims struct {
+		Exp json.Number `json:"exp"`
+	}
+	if json.Unmarshal(body, &claims) != nil || claims.Exp == "" {
+		return time.Time{}, false
+	}
+	f, err := claims.Exp.Float64()
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(int64(f), 0), true
+}
+
+// expiresWithin reports whether tok is a JWT that expires within d.
+func expiresWithin(tok string, d time.Duration) bool {
+	exp, ok := jwtExpiry(tok)
+	return ok && time.Until(exp) < d
+}
+
+// redactError returns err, or a copy of its text with the client's secrets replaced, so that
+// an error from user code (a token callback) cannot leak a token into a log line.
+func redactError(err error, c *Client) error {
+	msg := err.Error()
+	clean := redactSecrets(msg, c)
+	if clean == msg {
+		return err
+	}
+	return newError(CodeUnauthorized, nil, clean)
+}
+
+// redactSecrets replaces the API key and known tokens in s.
+func redactSecrets(s string, c *Client) string {
+	for _, secret := range []string{c.apiKey, c.cfg.token, c.tokens.peek()} {
+		if len(secret) >= 8 {
+			s = strings.ReplaceAll(s, secret, "REDACTED")
+		}
+	}
+	return s
+}
+
+// expire makes the next (re)join ask the callback again.
+func (t *tokenSource) expire() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.fetched = time.Time{}
+}
+
+func (t *tokenSource) peek() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.latest
 }
