@@ -63,7 +63,7 @@ type Client struct {
 	started  bool
 	closed   bool
 
-	inbox      chan event
+	inbox      *inbox
 	routerDone chan struct{}
 	closeOnce  sync.Once
 
@@ -106,7 +106,7 @@ func New(projectURL, apiKey string, opts ...Option) (*Client, error) {
 		log:        cfg.logger,
 		acks:       acks.NewTable[Reply](cfg.maxPendingAcks),
 		channels:   make(map[string]*Channel),
-		inbox:      make(chan event, 1024),
+		inbox:      newInbox(),
 		routerDone: make(chan struct{}),
 	}
 	if c.log == nil {
@@ -321,9 +321,7 @@ func (c *Client) exec(fn func()) error {
 		return err
 	}
 	done := make(chan struct{})
-	select {
-	case c.inbox <- event{fn: func() { fn(); close(done) }}:
-	case <-c.routerDone:
+	if !c.inbox.put(event{fn: func() { fn(); close(done) }}, false) {
 		return closedError()
 	}
 	select {
@@ -336,44 +334,38 @@ func (c *Client) exec(fn func()) error {
 
 // post queues fn to run on the router goroutine without waiting; it is dropped once the
 // router has stopped. Timers and transport callbacks use it.
-func (c *Client) post(fn func()) {
-	select {
-	case c.inbox <- event{fn: fn}:
-	case <-c.routerDone:
-	}
-}
+func (c *Client) post(fn func()) { c.inbox.put(event{fn: fn}, false) }
 
-// onMessage is the transport's message callback (reader goroutine).
-func (c *Client) onMessage(m *transport.Message) {
-	select {
-	case c.inbox <- event{msg: *m}:
-	case <-c.routerDone:
-	}
-}
+// onMessage is the transport's message callback (reader goroutine). It waits while the
+// router's inbox is full: backpressure on the socket, never on a subscriber.
+func (c *Client) onMessage(m *transport.Message) { c.inbox.put(event{msg: *m}, true) }
 
 // onState is the transport's state callback (supervisor goroutine).
-func (c *Client) onState(sc transport.StateChange) {
-	select {
-	case c.inbox <- event{state: &sc}:
-	case <-c.routerDone:
-	}
-}
+func (c *Client) onState(sc transport.StateChange) { c.inbox.put(event{state: &sc}, false) }
 
-// routerLoop is the router goroutine: it handles the inbox until shutdown.
+// routerLoop is the router goroutine: it handles the inbox, a batch at a time, until shutdown.
 func (c *Client) routerLoop() {
 	defer close(c.routerDone)
-	for ev := range c.inbox {
-		switch {
-		case ev.fn != nil:
-			ev.fn()
-		case ev.state != nil:
-			c.r.handleState(*ev.state)
-		default:
-			c.r.handleMessage(&ev.msg)
+	defer c.inbox.close()
+	for range c.inbox.wake {
+		batch := c.inbox.take()
+		for i := range batch {
+			ev := &batch[i]
+			switch {
+			case ev.fn != nil:
+				ev.fn()
+			case ev.state != nil:
+				c.r.handleState(*ev.state)
+			default:
+				c.r.handleMessage(&ev.msg)
+			}
+			if c.r.stopped {
+				// Events queued behind the shutdown are dropped; commands among them see
+				// routerDone closed.
+				return
+			}
 		}
-		if c.r.stopped {
-			return
-		}
+		c.inbox.recycle(batch)
 	}
 }
 

@@ -1,0 +1,439 @@
+package client_test
+
+// Benchmarks of the SDK against baselines measured in the same run (the machines are shared
+// and noisy: compare the ratios, not the absolute numbers). The flood server below writes
+// pre-encoded frames in ~64 KiB batches straight to the socket so that it is never the
+// bottleneck, like the project's perf harness.
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-supabase/realtime/client"
+	"github.com/go-supabase/realtime/testutil"
+	"github.com/go-supabase/realtime/transport"
+	"github.com/gorilla/websocket"
+)
+
+const benchTopic = "realtime:room1"
+
+// chatPayload is a ~150-byte user payload, the shape of the perf harness's broadcasts.
+func chatPayload(i int) []byte {
+	return []byte(fmt.Sprintf(`{"seq":%d,"user":"user-%04d","room":"room1","ts":1766000000%03d,"text":"the quick brown fox jumps over the lazy dog, again and again %04d"}`, i, i%1000, i%1000, i%10000))
+}
+
+// floodFrames returns n encoded frames (64 variants, cycled) and whether they are binary.
+func floodFrames(kind string, n int) ([][]byte, bool) {
+	variants := make([][]byte, 64)
+	bin := kind == "binary"
+	for i := range variants {
+		m := transport.Message{Topic: benchTopic, Event: "broadcast", UserEvent: "msg", Data: chatPayload(i)}
+		if bin {
+			m.Binary = true
+		} else {
+			m.Payload, _ = json.Marshal(map[string]any{"event": "msg", "payload": json.RawMessage(chatPayload(i)), "type": "broadcast"})
+		}
+		f, _, err := transport.Encode(nil, transport.V2, transport.ServerSide, &m)
+		if err != nil {
+			panic(err)
+		}
+		variants[i] = f
+	}
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = variants[i%len(variants)]
+	}
+	return out, bin
+}
+
+// wsFrame builds an unmasked server frame.
+func wsFrame(binaryFrame bool, p []byte) []byte {
+	op := byte(0x81)
+	if binaryFrame {
+		op = 0x82
+	}
+	var h []byte
+	switch n := len(p); {
+	case n < 126:
+		h = []byte{op, byte(n)}
+	case n < 1<<16:
+		h = []byte{op, 126, 0, 0}
+		binary.BigEndian.PutUint16(h[2:], uint16(n))
+	default:
+		h = make([]byte, 10)
+		h[0], h[1] = op, 127
+		binary.BigEndian.PutUint64(h[2:], uint64(n))
+	}
+	return append(h, p...)
+}
+
+// floodServer answers heartbeats and joins; after the first join on a connection it writes the
+// frames of next() and then a broadcast "done".
+type floodServer struct {
+	*httptest.Server
+	next func() ([][]byte, bool)
+}
+
+func newFloodServer(tb testing.TB, next func() ([][]byte, bool)) *floodServer {
+	fs := &floodServer{next: next}
+	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
+	fs.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		nc := ws.NetConn()
+		var wmu sync.Mutex
+		write := func(b []byte) {
+			wmu.Lock()
+			defer wmu.Unlock()
+			_, _ = nc.Write(b)
+		}
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		flooded := false
+		for {
+			mt, data, err := ws.ReadMessage()
+			if err != nil {
+				return
+			}
+			var m transport.Message
+			if transport.Decode(transport.V2, transport.ServerSide, mt == websocket.BinaryMessage, data, &m) != nil {
+				continue
+			}
+			switch m.Event {
+			case "heartbeat", "phx_join", "phx_leave":
+				reply := transport.Message{JoinRef: m.JoinRef, Ref: m.Ref, Topic: m.Topic, Event: "phx_reply", Status: "ok", Data: []byte(`{"postgres_changes":[]}`)}
+				f, _, _ := transport.Encode(nil, transport.V2, transport.ServerSide, &reply)
+				write(wsFrame(false, f))
+				if m.Event == "phx_join" && !flooded {
+					flooded = true
+					frames, bin := fs.next()
+					wg.Go(func() {
+						var batch []byte
+						for _, f := range frames {
+							batch = append(batch, wsFrame(bin, f)...)
+							if len(batch) > 64<<10 {
+								write(batch)
+								batch = batch[:0]
+							}
+						}
+						done := transport.Message{Topic: benchTopic, Event: "broadcast", UserEvent: "done", Data: []byte("{}")}
+						f, _, _ := transport.Encode(nil, transport.V2, transport.ServerSide, &done)
+						write(append(batch, wsFrame(false, f)...))
+					})
+				}
+			}
+		}
+	}))
+	tb.Cleanup(fs.Close)
+	return fs
+}
+
+func (fs *floodServer) url() string {
+	return "ws" + strings.TrimPrefix(fs.URL, "http") + "/realtime/v1"
+}
+
+// scanBaseline is the envelope-scan baseline: gorilla ReadMessage, a minimal hand-written scan
+// of the V2 array (no validation, no copies), the broadcast's event and raw payload; a kind 4
+// header parse for binary frames. It counts messages until "done".
+func scanBaseline(b *testing.B, url string) {
+	ws, _, err := websocket.DefaultDialer.Dial(url+"/websocket?apikey=k&vsn=2.0.0", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ws.Close()
+	_ = ws.WriteMessage(websocket.TextMessage, []byte(`["1","1","`+benchTopic+`","phx_join",{"config":{}}]`))
+	n := 0
+	var sink int
+	for {
+		mt, data, err := ws.ReadMessage()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var event, payload []byte
+		if mt == websocket.BinaryMessage {
+			if len(data) < 5 || data[0] != 4 {
+				continue
+			}
+			tl, el, ml := int(data[1]), int(data[2]), int(data[3])
+			event = data[5+tl : 5+tl+el]
+			payload = data[5+tl+el+ml:]
+		} else {
+			el := scanElements(data)
+			if el[3] == nil || string(el[3]) != `"broadcast"` {
+				continue
+			}
+			event, payload = scanBroadcast(el[4])
+		}
+		sink += len(payload)
+		if string(event) == "done" {
+			break
+		}
+		n++
+	}
+	if n != b.N {
+		b.Fatalf("baseline got %d messages; want %d (%d)", n, b.N, sink)
+	}
+}
+
+// scanElements splits [a,b,c,d,e] without validating.
+func scanElements(b []byte) (el [5][]byte) {
+	i, k := bytes.IndexByte(b, '[')+1, 0
+	for k < 5 && i > 0 && i < len(b) {
+		for i < len(b) && (b[i] == ' ' || b[i] == ',') {
+			i++
+		}
+		start := i
+		i = skipRaw(b, i)
+		el[k] = b[start:i]
+		k++
+	}
+	return el
+}
+
+// skipRaw returns the end of the value at b[i] by counting brackets and skipping strings.
+func skipRaw(b []byte, i int) int {
+	depth := 0
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+			if depth == 0 {
+				return i + 1
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth <= 0 {
+				return i + 1
+			}
+		case ',':
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return i
+}
+
+// scanBroadcast finds "event" and "payload" at the top of a broadcast payload object.
+func scanBroadcast(obj []byte) (event, payload []byte) {
+	for i := 1; i < len(obj); {
+		for i < len(obj) && obj[i] != '"' {
+			i++
+		}
+		kEnd := skipRaw(obj, i)
+		key := obj[i:kEnd]
+		i = kEnd + 1
+		vEnd := skipRaw(obj, i)
+		switch string(key) {
+		case `"event"`:
+			event = obj[i+1 : vEnd-1]
+		case `"payload"`:
+			payload = obj[i:vEnd]
+		}
+		i = vEnd + 1
+		if event != nil && payload != nil {
+			return
+		}
+	}
+	return
+}
+
+// sdkConsumer subscribes with the SDK and counts broadcasts off one subscription until "done".
+func sdkConsumer(b *testing.B, url string) {
+	c, err := client.New(url, "k", client.WithHeartbeat(time.Hour))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	ch, _ := c.Channel(benchTopic)
+	sub := ch.OnBroadcast(context.Background(), "*")
+	if err := ch.Subscribe(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	var sink int
+	for m := range sub.C() {
+		if m.Event == "done" {
+			break
+		}
+		sink += len(m.Payload) + len(m.Binary)
+		n++
+	}
+	if n != b.N {
+		b.Fatalf("SDK got %d messages; want %d (err %v, %d)", n, b.N, sub.Err(), sink)
+	}
+}
+
+// BenchmarkEndToEnd measures a broadcast from the socket to one subscriber's channel, per
+// message, for V2 text and binary kind 4, against the envelope-scan baseline.
+func BenchmarkEndToEnd(b *testing.B) {
+	for _, kind := range []string{"text", "binary"} {
+		for _, who := range []string{"scan-baseline", "sdk"} {
+			b.Run(kind+"/"+who, func(b *testing.B) {
+				var frames [][]byte
+				var bin bool
+				fs := newFloodServer(b, func() ([][]byte, bool) { return frames, bin })
+				frames, bin = floodFrames(kind, b.N)
+				runtime.GC()
+				b.ReportAllocs()
+				b.ResetTimer()
+				if who == "sdk" {
+					sdkConsumer(b, fs.url())
+				} else {
+					scanBaseline(b, fs.url())
+				}
+				b.StopTimer()
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+			})
+		}
+	}
+}
+
+// BenchmarkFanout delivers each broadcast to 1,000 subscriptions of one channel, each drained by
+// its own goroutine; ns/op is per message (1,000 deliveries).
+func BenchmarkFanout(b *testing.B) {
+	const listeners = 1000
+	var frames [][]byte
+	fs := newFloodServer(b, func() ([][]byte, bool) { return frames, false })
+	frames, _ = floodFrames("text", b.N)
+	c, err := client.New(fs.url(), "k", client.WithHeartbeat(time.Hour))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	ch, _ := c.Channel(benchTopic)
+	var wg sync.WaitGroup
+	for range listeners {
+		sub := ch.OnBroadcast(context.Background(), "*")
+		wg.Go(func() {
+			for m := range sub.C() {
+				if m.Event == "done" {
+					return
+				}
+			}
+		})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	if err := ch.Subscribe(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N*listeners)/b.Elapsed().Seconds(), "deliveries/s")
+}
+
+// BenchmarkJoin1000 joins 1,000 channels on one connection of the fake server, against a raw
+// protocol baseline (gorilla + encoding/json, one small struct per channel); it reports the
+// time to all joined and the heap still held per channel.
+func BenchmarkJoin1000(b *testing.B) {
+	const channels = 1000
+	srv := testutil.NewUnstartedServer()
+	srv.Start()
+	defer srv.Close()
+	b.Run("raw-baseline", func(b *testing.B) {
+		var heap float64
+		for range b.N {
+			before := heapInUse()
+			held := rawJoins(b, srv.URL(), channels)
+			heap += float64(heapInUse()-before) / channels
+			runtime.KeepAlive(held)
+		}
+		b.ReportMetric(heap/float64(b.N), "B/channel")
+	})
+	b.Run("sdk", func(b *testing.B) {
+		var heap float64
+		for range b.N {
+			before := heapInUse()
+			c, err := client.New(srv.URL(), "k", client.WithHeartbeat(time.Hour))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := c.Connect(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			for i := range channels {
+				wg.Go(func() {
+					ch, _ := c.Channel(fmt.Sprintf("room:%d", i))
+					if err := ch.Subscribe(context.Background()); err != nil {
+						b.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+			b.StopTimer()
+			heap += float64(heapInUse()-before) / channels
+			c.Close()
+			b.StartTimer()
+		}
+		b.ReportMetric(heap/float64(b.N), "B/channel")
+	})
+}
+
+func heapInUse() int64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
+// rawJoins is the baseline: one socket, n joins written back to back, replies counted.
+func rawJoins(b *testing.B, url string, n int) any {
+	ws, _, err := websocket.DefaultDialer.Dial(url+"/websocket?apikey=k&vsn=2.0.0", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ws.Close()
+	type chanState struct {
+		topic, joinRef string
+		joined         bool
+	}
+	states := make(map[string]*chanState, n)
+	for i := range n {
+		ref := fmt.Sprint(i + 1)
+		topic := fmt.Sprintf("realtime:room:%d", i)
+		states[ref] = &chanState{topic: topic, joinRef: ref}
+		msg := fmt.Sprintf(`[%q,%q,%q,"phx_join",{"config":{"broadcast":{"ack":false,"self":false},"presence":{"key":"","enabled":false},"postgres_changes":[],"private":false}}]`, ref, ref, topic)
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for joined := 0; joined < n; {
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var arr []json.RawMessage
+		if json.Unmarshal(data, &arr) != nil || len(arr) < 5 {
+			continue
+		}
+		var ref string
+		_ = json.Unmarshal(arr[1], &ref)
+		if st := states[ref]; st != nil && !st.joined {
+			st.joined = true
+			joined++
+		}
+	}
+	return states
+}
