@@ -1,0 +1,131 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-supabase/realtime/client"
+	"github.com/go-supabase/realtime/testutil"
+)
+
+// newExampleClient returns a client of the in-memory fake server. In a real program:
+// client.New("https://<ref>.supabase.co", apiKey).
+func newExampleClient(srv *testutil.Server, opts ...client.Option) *client.Client {
+	rt, err := client.New(srv.URL(), "anon-key", append([]client.Option{client.WithDialer(srv.Dialer())}, opts...)...)
+	if err != nil {
+		panic(err)
+	}
+	return rt
+}
+
+// Two clients on one channel: one broadcasts, the other ranges over its subscription.
+func Example_broadcast() {
+	srv := testutil.NewUnstartedServer()
+	defer srv.Close()
+	ctx := context.Background()
+
+	alice := newExampleClient(srv)
+	defer alice.Close()
+	bob := newExampleClient(srv)
+	defer bob.Close()
+
+	room, _ := bob.Channel("room:lobby")
+	msgs := room.OnBroadcast(ctx, "new_message")
+	if err := room.Subscribe(ctx); err != nil {
+		panic(err)
+	}
+
+	out, _ := alice.Channel("room:lobby")
+	if err := out.Subscribe(ctx); err != nil {
+		panic(err)
+	}
+	type chat struct {
+		User string `json:"user"`
+		Body string `json:"body"`
+	}
+	_ = out.Broadcast(ctx, "new_message", chat{User: "alice", Body: "hi"})
+
+	m := <-msgs.C()
+	c, _ := client.DecodeBroadcast[chat](m)
+	fmt.Printf("%s says %q\n", c.User, c.Body)
+	// Output: alice says "hi"
+}
+
+// With BroadcastAck the server acknowledges each broadcast; BroadcastWithAck returns the
+// acknowledgement as a future, to pipeline several sends.
+func ExampleChannel_BroadcastWithAck() {
+	srv := testutil.NewUnstartedServer()
+	defer srv.Close()
+	ctx := context.Background()
+	rt := newExampleClient(srv)
+	defer rt.Close()
+
+	ch, _ := rt.Channel("room:lobby", client.BroadcastAck())
+	if err := ch.Subscribe(ctx); err != nil {
+		panic(err)
+	}
+	var futs []interface {
+		Wait(context.Context) (client.Reply, error)
+	}
+	for i := range 3 {
+		fut, err := ch.BroadcastWithAck("tick", map[string]int{"n": i})
+		if err != nil {
+			panic(err)
+		}
+		futs = append(futs, fut)
+	}
+	for _, f := range futs {
+		r, err := f.Wait(ctx)
+		fmt.Println(r.Status, err)
+	}
+	// Output:
+	// ok <nil>
+	// ok <nil>
+	// ok <nil>
+}
+
+// A refused join keeps the server's exact reason; errors match by code.
+func ExampleChannel_Subscribe_refused() {
+	srv := testutil.NewUnstartedServer()
+	defer srv.Close()
+	srv.FailJoins("room:secret", 1, "Unauthorized: You do not have permissions to read from this Channel topic: room:secret")
+	rt := newExampleClient(srv)
+	defer rt.Close()
+
+	ch, _ := rt.Channel("room:secret", client.Private())
+	err := ch.Subscribe(context.Background())
+	var e *client.Error
+	if errors.As(err, &e) {
+		fmt.Println(e.Code, errors.Is(err, client.ErrUnauthorized))
+		fmt.Println(e.Message)
+	}
+	// Output:
+	// unauthorized true
+	// Unauthorized: You do not have permissions to read from this Channel topic: room:secret
+}
+
+// The socket's state changes arrive in order, each with its cause.
+func ExampleClient_OnConnectionState() {
+	srv := testutil.NewUnstartedServer()
+	defer srv.Close()
+	ctx := context.Background()
+	rt := newExampleClient(srv, client.WithBackoff(func(int) time.Duration { return 10 * time.Millisecond }))
+	defer rt.Close()
+
+	states := rt.OnConnectionState(ctx)
+	if err := rt.Connect(ctx); err != nil {
+		panic(err)
+	}
+	srv.CloseConnections(1012, "") // the server restarts
+	for range 4 {
+		sc := <-states.C()
+		fmt.Println(sc.Old, "→", sc.New, sc.Err != nil)
+	}
+	// Output:
+	// closed → connecting false
+	// connecting → open false
+	// open → connecting true
+	// connecting → open false
+}
