@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -13,9 +14,36 @@ import (
 	"github.com/go-supabase/realtime/testutil"
 )
 
-func TestMain(m *testing.M) { testutil.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testutil.VerifyTestMain(m, noSecretLogged) }
 
 const testKey = "test-api-key-5ecret"
+
+// suiteLogger records every log line of the clients newClient makes, at debug level, for the
+// end-of-suite check that no secret was ever logged.
+var suiteLogger, suiteLogs = testutil.NewLogger(nil)
+
+// secrets are the API key and the tokens the tests use; none may appear in a log line or an
+// error text. The last one is the header of every token fakeJWT makes.
+var secrets = []string{testKey, "static-user-token", "user-jwt-token", "user-token-1", "user-token-2",
+	"channel-token", "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"}
+
+func leakedSecret(text string) string {
+	for _, s := range secrets {
+		if strings.Contains(text, s) {
+			return s
+		}
+	}
+	return ""
+}
+
+func noSecretLogged() error {
+	for _, line := range suiteLogs.Lines() {
+		if s := leakedSecret(line); s != "" {
+			return fmt.Errorf("a log line of the suite holds the secret %q: %s", s, line)
+		}
+	}
+	return nil
+}
 
 func second(int) time.Duration { return time.Second }
 
@@ -24,6 +52,7 @@ func second(int) time.Duration { return time.Second }
 func newClient(t *testing.T, srv *testutil.Server, opts ...client.Option) *client.Client {
 	t.Helper()
 	base := []client.Option{
+		client.WithLogger(suiteLogger),
 		client.WithDialer(srv.Dialer()),
 		client.WithHTTPClient(srv.HTTPClient()),
 		client.WithBackoff(second),

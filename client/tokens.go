@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -189,14 +190,19 @@ func redactError(err error, c *Client) error {
 	return newError(CodeUnauthorized, nil, clean)
 }
 
-// redactSecrets replaces the API key and known tokens in s.
+// tokenLike matches what looks like a credential in free text: a JWT (three base64url
+// segments, the first a JSON header) or a Supabase opaque key.
+var tokenLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*|sb_(?:publishable|secret)_[A-Za-z0-9_-]+`)
+
+// redactSecrets replaces the API key, the known tokens and anything that looks like a token in
+// s (text that may come from user code or a server, such as a failing callback's error).
 func redactSecrets(s string, c *Client) string {
 	for _, secret := range []string{c.apiKey, c.cfg.token, c.tokens.peek()} {
 		if len(secret) >= 8 {
 			s = strings.ReplaceAll(s, secret, "REDACTED")
 		}
 	}
-	return s
+	return tokenLike.ReplaceAllString(s, "REDACTED")
 }
 
 // expire makes the next (re)join ask the callback again.

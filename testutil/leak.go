@@ -30,15 +30,23 @@ func VerifyNone(t testing.TB) {
 }
 
 // VerifyTestMain runs the tests of a package and then fails the run if any goroutine started by
-// them is still running. Use it as the whole body of TestMain:
+// them is still running, or if one of the extra checks returns an error (a package can check,
+// say, that no log line of the whole suite held a secret). Use it as the whole body of
+// TestMain:
 //
 //	func TestMain(m *testing.M) { testutil.VerifyTestMain(m) }
-func VerifyTestMain(m *testing.M) {
+func VerifyTestMain(m *testing.M, checks ...func() error) {
 	code := m.Run()
 	if code == 0 {
 		if leaked := waitForLeaks(nil); len(leaked) > 0 {
 			fmt.Fprintf(os.Stderr, "testutil: %d goroutine(s) leaked after the tests:\n\n%s\n", len(leaked), strings.Join(leaked, "\n\n"))
 			code = 1
+		}
+		for _, check := range checks {
+			if err := check(); err != nil {
+				fmt.Fprintf(os.Stderr, "testutil: %v\n", err)
+				code = 1
+			}
 		}
 	}
 	os.Exit(code)
