@@ -245,7 +245,14 @@ func (c *Conn) handle(m *transport.Message) {
 		c.srv.presenceEvent(ch, m)
 	case transport.EventAccessToken:
 		if tok, ok := stringField(m.Payload, "access_token"); ok {
+			ch.mu.Lock()
+			changed := tok != "" && tok != ch.token && !strings.HasPrefix(tok, "sb_")
+			ch.mu.Unlock()
 			ch.setToken(tok)
+			if changed {
+				// The server re-creates the postgres_changes subscriptions with the new claims.
+				c.srv.postgresResubscribe(ch)
+			}
 		}
 	}
 	// Any other event is ignored without a reply, as the real server does (PROTOCOL.md §9.6).
@@ -321,4 +328,50 @@ func (c *Conn) leave(m *transport.Message) {
 		c.srv.unsubscribe(ch)
 		c.send(transport.Message{JoinRef: ch.joinRef, Ref: ch.joinRef, Topic: ch.topic, Event: transport.EventClose, Payload: []byte("{}")})
 	}
+}
+
+// removeChannel ends ch on the server if it is still the current join of its topic: it is
+// forgotten and unsubscribed (so its presence leaves). It reports whether ch was current.
+func (c *Conn) removeChannel(ch *channel) bool {
+	c.mu.Lock()
+	if c.channels[ch.topic] != ch {
+		c.mu.Unlock()
+		return false
+	}
+	delete(c.channels, ch.topic)
+	c.mu.Unlock()
+	c.srv.unsubscribe(ch)
+	return true
+}
+
+// shutChannel closes ch from the server side, like the real server's shutdown_response
+// (PROTOCOL.md §8.4): [J,null,T,"system",{…,"extension":"system","message":message,
+// "status":"error"}], then the channel ends and [J,J,T,"phx_close",{}] follows. The socket
+// stays open. It does nothing if ch has already ended.
+func (c *Conn) shutChannel(ch *channel, message string) {
+	c.mu.Lock()
+	current := c.channels[ch.topic] == ch
+	c.mu.Unlock()
+	if !current {
+		return
+	}
+	c.pushSystem(ch, "system", "error", message)
+	if c.removeChannel(ch) {
+		c.send(transport.Message{JoinRef: ch.joinRef, Ref: ch.joinRef, Topic: ch.topic, Event: transport.EventClose, Payload: []byte("{}")})
+	}
+}
+
+// pushSystem sends a system message of ch (PROTOCOL.md §4.6):
+// [J,null,T,"system",{"channel":<subtopic>,"extension":…,"message":…,"status":…}].
+func (c *Conn) pushSystem(ch *channel, extension, status, message string) {
+	p := []byte(`{"channel":`)
+	p = transport.AppendQuote(p, strings.TrimPrefix(ch.topic, "realtime:"))
+	p = append(p, `,"extension":`...)
+	p = transport.AppendQuote(p, extension)
+	p = append(p, `,"message":`...)
+	p = transport.AppendQuote(p, message)
+	p = append(p, `,"status":`...)
+	p = transport.AppendQuote(p, status)
+	p = append(p, '}')
+	c.send(transport.Message{JoinRef: ch.joinRef, Topic: ch.topic, Event: transport.EventSystem, Payload: p})
 }

@@ -1,12 +1,16 @@
 package testutil
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-supabase/realtime/pgchanges"
 )
 
 // ControlHandler returns the HTTP control API of the server, for programs that drive the fake
@@ -23,6 +27,9 @@ import (
 //	GET  /testutil/v1/frames                        every frame received, decoded
 //	GET  /testutil/v1/conns                         the open connections and their topics
 //	POST /testutil/v1/reset                         forget the recorded frames
+//	POST /testutil/v1/postgres_changes              inject a row change (Server.InjectChange);
+//	     body {"type","schema","table","record","old_record","columns":[{"name","type"}],
+//	     "primary_key","commit_timestamp","errors"}, answer {"delivered": n}
 func (s *Server) ControlHandler() http.Handler {
 	mux := http.NewServeMux()
 	post := func(path string, h func(w http.ResponseWriter, r *http.Request) error) {
@@ -94,6 +101,13 @@ func (s *Server) ControlHandler() http.Handler {
 		}
 		return ok(w, nil)
 	})
+	post("postgres_changes", func(w http.ResponseWriter, r *http.Request) error {
+		c, err := decodeChange(r.Body)
+		if err != nil {
+			return err
+		}
+		return ok(w, map[string]int{"delivered": s.InjectChange(c)})
+	})
 	post("reset", func(w http.ResponseWriter, r *http.Request) error {
 		s.mu.Lock()
 		s.frames = nil
@@ -163,3 +177,34 @@ func intParam(r *http.Request, name string, def int) (int, error) {
 type paramError struct{ name, value string }
 
 func (e *paramError) Error() string { return "bad " + e.name + " " + strconv.Quote(e.value) }
+
+// decodeChange reads the body of POST /testutil/v1/postgres_changes. commit_timestamp may be
+// absent (now), null or a string; records are kept byte for byte.
+func decodeChange(body io.Reader) (Change, error) {
+	var b struct {
+		Type            string             `json:"type"`
+		Schema          string             `json:"schema"`
+		Table           string             `json:"table"`
+		Record          json.RawMessage    `json:"record"`
+		OldRecord       json.RawMessage    `json:"old_record"`
+		Columns         []pgchanges.Column `json:"columns"`
+		PrimaryKey      []string           `json:"primary_key"`
+		CommitTimestamp json.RawMessage    `json:"commit_timestamp"`
+		Errors          []string           `json:"errors"`
+	}
+	if err := json.NewDecoder(io.LimitReader(body, 16<<20)).Decode(&b); err != nil {
+		return Change{}, fmt.Errorf("bad change: %v", err)
+	}
+	c := Change{Type: b.Type, Schema: b.Schema, Table: b.Table, Record: b.Record, OldRecord: b.OldRecord,
+		Columns: b.Columns, PrimaryKey: b.PrimaryKey, Errors: b.Errors}
+	switch ts := bytes.TrimSpace(b.CommitTimestamp); {
+	case len(ts) == 0:
+	case string(ts) == "null":
+		c.CommitTimestamp = "null"
+	default:
+		if err := json.Unmarshal(ts, &c.CommitTimestamp); err != nil {
+			return Change{}, fmt.Errorf("bad change: commit_timestamp: %v", err)
+		}
+	}
+	return c, nil
+}
