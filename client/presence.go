@@ -13,10 +13,12 @@ import (
 )
 
 // The server's client presence rate limit (PROTOCOL.md §4.7): more than 5 track or untrack
-// pushes within 30 s on one channel close the channel. The client keeps under it.
+// pushes within 30 s on one channel close the channel. The client keeps under it with a
+// sliding window, plus a margin for the server's fixed window starting a little after ours.
 const (
 	presenceLimit  = 5
 	presenceWindow = 30 * time.Second
+	presenceMargin = time.Second
 )
 
 // presenceState is a channel's presence bookkeeping, owned by the router goroutine.
@@ -174,14 +176,14 @@ func (r *router) flushPresence(ch *Channel) {
 	now := time.Now()
 	kept := p.sentAt[:0]
 	for _, t := range p.sentAt {
-		if now.Sub(t) < presenceWindow {
+		if now.Sub(t) < presenceWindow+presenceMargin {
 			kept = append(kept, t)
 		}
 	}
 	p.sentAt = kept
 	if len(p.sentAt) >= presenceLimit {
 		if p.timer == nil {
-			wait := presenceWindow - now.Sub(p.sentAt[0])
+			wait := presenceWindow + presenceMargin - now.Sub(p.sentAt[0])
 			r.c.log.Info("realtime: presence rate limit: coalescing until the window has room", "topic", ch.topic, "wait", wait.String())
 			p.timer = time.AfterFunc(wait, func() {
 				r.c.post(func() {

@@ -140,8 +140,8 @@ func (s *Server) ControlHandler() http.Handler {
 			if f.Payload != nil && json.Valid(f.Payload) {
 				fj.Payload = f.Payload
 			}
-			if f.Data != nil && !f.Raw && json.Valid(f.Data) {
-				fj.Data = f.Data
+			if d := f.Message.Data; d != nil && !f.Raw && json.Valid(d) {
+				fj.Data = d
 			}
 			out = append(out, fj)
 		}
