@@ -7,13 +7,11 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
-	"weak"
 
 	"github.com/go-supabase/realtime/presence"
 	"github.com/go-supabase/realtime/transport"
@@ -50,9 +48,7 @@ const (
 	DefaultPresenceRateWindow = 30 * time.Second
 )
 
-// serverExt is the presence and postgres_changes state of a Server. It lives beside the Server
-// (server.go belongs to the core) in a table keyed by weak pointers, so that a Server nobody
-// references any more is collected with it.
+// serverExt is the presence and postgres_changes state of a Server.
 type serverExt struct {
 	mu      sync.Mutex
 	chans   map[*channel]*chanState // every joined channel, from its join to its end
@@ -84,26 +80,17 @@ type chanState struct {
 
 func (cs *chanState) markReady() { cs.readyOnce.Do(func() { close(cs.ready) }) }
 
-var exts sync.Map // weak.Pointer[Server] → *serverExt
-
-// ext returns the presence and postgres_changes state of s.
-func (s *Server) ext() *serverExt {
-	k := weak.Make(s)
-	if v, ok := exts.Load(k); ok {
-		return v.(*serverExt)
-	}
-	e := &serverExt{
+func newServerExt() *serverExt {
+	return &serverExt{
 		chans:   make(map[*channel]*chanState),
 		rateN:   DefaultPresenceRateLimit,
 		ratePer: DefaultPresenceRateWindow,
 		pgFail:  make(map[string]string),
 	}
-	v, loaded := exts.LoadOrStore(k, e)
-	if !loaded {
-		runtime.AddCleanup(s, func(k weak.Pointer[Server]) { exts.Delete(k) }, k)
-	}
-	return v.(*serverExt)
 }
+
+// ext returns the presence and postgres_changes state of s.
+func (s *Server) ext() *serverExt { return s.feat }
 
 // stateLocked returns the state of ch, creating it if ch is still subscribed; nil once ch has
 // ended. e.mu must be held.

@@ -47,6 +47,8 @@ type Server struct {
 	joinFails  map[string][]string // topic ("" = any) → reasons of the next failing joins
 	closed     bool
 
+	feat *serverExt // presence and postgres_changes (presence.go, postgres.go)
+
 	controlOnce sync.Once
 	control     http.Handler
 
