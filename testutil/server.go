@@ -102,6 +102,7 @@ func NewUnstartedServer(opts ...ServerOption) *Server {
 		topics:     make(map[string]map[*channel]struct{}),
 		joinFails:  make(map[string][]string),
 		url:        "ws://realtime.test/realtime/v1",
+		feat:       newServerExt(),
 	}
 	for _, o := range opts {
 		o(&s.opts)
