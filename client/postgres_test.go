@@ -57,7 +57,7 @@ func TestPostgresChangesRoutingAndExactValues(t *testing.T) {
 		insertMessage(srv, `{"id":9007199254740993,"room_id":42,"body":"hi","amount":12345678901234567890.123456789,"created_at":"2026-08-21T10:15:30.118532+00:00"}`)
 		insertMessage(srv, `{"id":2,"room_id":7,"body":"elsewhere","amount":1.50,"created_at":"2026-08-21T10:15:31+00:00"}`)
 		srv.InjectChange(testutil.Change{Type: "UPDATE", Schema: "public", Table: "messages",
-			Record: json.RawMessage(`{"id":2,"room_id":7,"body":"edited","amount":1.50,"created_at":"2026-08-21T10:15:31+00:00"}`),
+			Record:    json.RawMessage(`{"id":2,"room_id":7,"body":"edited","amount":1.50,"created_at":"2026-08-21T10:15:31+00:00"}`),
 			OldRecord: json.RawMessage(`{"id":2}`), Columns: messageColumns, PrimaryKey: []string{"id"}})
 
 		ev := recv(t, room42)
@@ -100,7 +100,9 @@ func TestPostgresIdenticalBindingsCollapse(t *testing.T) {
 			t.Fatal(err)
 		}
 		var p struct {
-			Config struct{ PostgresChanges []json.RawMessage `json:"postgres_changes"` }
+			Config struct {
+				PostgresChanges []json.RawMessage `json:"postgres_changes"`
+			}
 		}
 		_ = json.Unmarshal(joins(srv, "realtime:db")[0].Payload, &p)
 		if len(p.Config.PostgresChanges) != 1 {
