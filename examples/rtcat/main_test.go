@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-supabase/realtime/pgchanges"
+	"github.com/go-supabase/realtime/testutil"
+)
+
+func TestMain(m *testing.M) { testutil.VerifyTestMain(m) }
+
+// session runs rtcat with args against srv, feeding it commands and collecting its lines.
+type session struct {
+	in    io.WriteCloser
+	mu    sync.Mutex
+	lines []string
+	seen  chan struct{}
+	done  chan int
+	ready chan struct{}
+}
+
+func start(t *testing.T, srv *testutil.Server, args ...string) *session {
+	t.Helper()
+	o, err := parseFlags(append([]string{"-url", srv.URL(), "-key", "k"}, args...), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	s := &session{in: inW, seen: make(chan struct{}, 1), done: make(chan int, 1), ready: make(chan struct{})}
+	o.onReady = func() { close(s.ready) }
+	go func() {
+		s.done <- runWith(context.Background(), o, inR, outW, io.Discard)
+		outW.Close()
+	}()
+	go func() {
+		sc := bufio.NewScanner(outR)
+		for sc.Scan() {
+			s.mu.Lock()
+			s.lines = append(s.lines, sc.Text())
+			s.mu.Unlock()
+			select {
+			case s.seen <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	select {
+	case <-s.ready:
+	case <-time.After(10 * time.Second):
+		t.Fatal("rtcat did not join")
+	}
+	return s
+}
+
+func (s *session) send(t *testing.T, cmd string) {
+	t.Helper()
+	if _, err := io.WriteString(s.in, cmd+"\n"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wait waits for a line containing want and returns it.
+func (s *session) wait(t *testing.T, want string) string {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		s.mu.Lock()
+		for _, l := range s.lines {
+			if strings.Contains(l, want) {
+				s.mu.Unlock()
+				return l
+			}
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.seen:
+		case <-deadline:
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			t.Fatalf("no line with %s; got:\n%s", want, strings.Join(s.lines, "\n"))
+		}
+	}
+}
+
+func (s *session) quit(t *testing.T) {
+	t.Helper()
+	s.send(t, `{"op":"quit"}`)
+	select {
+	case code := <-s.done:
+		if code != 0 {
+			t.Errorf("exit code %d", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("rtcat did not quit")
+	}
+	s.in.Close()
+}
+
+func TestChatBetweenTwoRtcats(t *testing.T) {
+	srv := testutil.NewServer(t)
+	srv.Start()
+	a := start(t, srv, "-self", "-presence", "-presence-key", "alice", "-track", `{"status":"here"}`,
+		"-postgres", "INSERT:public.messages:room_id=eq.42", "-system")
+	b := start(t, srv, "-ack", "-broadcast", "hello")
+
+	a.wait(t, `"kind":"connection","state":"open"`)
+	a.wait(t, `"kind":"channel","state":"joined"`)
+	a.wait(t, `"kind":"system","status":"ok","extension":"postgres_changes","message":"Subscribed to PostgreSQL"`)
+	a.wait(t, `"kind":"presence","event":"join","key":"alice"`)
+
+	b.send(t, `{"op":"broadcast","event":"hello","payload":{"n":9007199254740993,"f":1.50}}`)
+	b.wait(t, `{"kind":"ack","event":"hello","status":"ok"}`)
+	if got := a.wait(t, `"event":"hello"`); got != `{"kind":"broadcast","event":"hello","payload":{"n":9007199254740993,"f":1.50}}` {
+		t.Errorf("a printed %s", got)
+	}
+	a.send(t, `{"op":"broadcast","event":"self-note","payload":{}}`)
+	a.wait(t, `{"kind":"broadcast","event":"self-note","payload":{}}`)
+
+	srv.InjectChange(testutil.Change{Type: "INSERT", Schema: "public", Table: "messages",
+		Record:  json.RawMessage(`{"id":9007199254740993,"room_id":42,"amount":12345678901234567890.123456789}`),
+		Columns: []pgchanges.Column{{Name: "id", Type: "int8"}, {Name: "room_id", Type: "int4"}, {Name: "amount", Type: "numeric"}}, CommitTimestamp: "2026-08-21T10:15:30.123Z"})
+	got := a.wait(t, `"kind":"postgres_changes"`)
+	if !strings.Contains(got, `"record":{"id":9007199254740993,"room_id":42,"amount":12345678901234567890.123456789}`) ||
+		!strings.Contains(got, `"commit_timestamp":"2026-08-21T10:15:30.123Z"`) || !strings.Contains(got, `"errors":null`) {
+		t.Errorf("postgres line %s", got)
+	}
+
+	a.send(t, `{"op":"untrack"}`)
+	a.wait(t, `"kind":"presence","event":"leave","key":"alice"`)
+	a.send(t, `{"op":"set_auth","token":"new-user-token"}`)
+	a.send(t, `{"op":"nonsense"}`)
+	a.wait(t, `"kind":"error","error":"unknown op`)
+
+	// The server restarts (every socket drops): both come back and keep chatting.
+	srv.DropConnections()
+	a.wait(t, `"kind":"connection","state":"connecting"`)
+	time.Sleep(3 * time.Second)
+	b.send(t, `{"op":"broadcast","event":"hello","payload":{"again":true}}`)
+	a.wait(t, `"payload":{"again":true}`)
+
+	b.send(t, `{"op":"leave"}`)
+	b.wait(t, `"kind":"channel","state":"closed"`)
+	a.quit(t)
+	b.quit(t)
+}
+
+func TestFlagErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"-postgres", "nonsense"},
+		{"-postgres", "TRUNCATE:public.t"},
+		{"-track", "{not json"},
+		{"extra"},
+	} {
+		if code := run(context.Background(), append([]string{"-url", "ws://127.0.0.1:1/realtime/v1", "-key", "k"}, args...), strings.NewReader(""), io.Discard, io.Discard); code != 2 {
+			t.Errorf("rtcat %v exited %d; want 2", args, code)
+		}
+	}
+}
