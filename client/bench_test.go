@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/go-supabase/realtime/client"
+	"github.com/go-supabase/realtime/pgchanges"
+	"github.com/go-supabase/realtime/subscribe"
 	"github.com/go-supabase/realtime/testutil"
 	"github.com/go-supabase/realtime/transport"
 	"github.com/gorilla/websocket"
@@ -114,7 +116,7 @@ func newFloodServer(tb testing.TB, next func() ([][]byte, bool)) *floodServer {
 			}
 			switch m.Event {
 			case "heartbeat", "phx_join", "phx_leave":
-				reply := transport.Message{JoinRef: m.JoinRef, Ref: m.Ref, Topic: m.Topic, Event: "phx_reply", Status: "ok", Data: []byte(`{"postgres_changes":[]}`)}
+				reply := transport.Message{JoinRef: m.JoinRef, Ref: m.Ref, Topic: m.Topic, Event: "phx_reply", Status: "ok", Data: echoWithIDs(m.Payload)}
 				f, _, _ := transport.Encode(nil, transport.V2, transport.ServerSide, &reply)
 				write(wsFrame(false, f))
 				if m.Event == "phx_join" && !flooded {
@@ -139,6 +141,25 @@ func newFloodServer(tb testing.TB, next func() ([][]byte, bool)) *floodServer {
 	}))
 	tb.Cleanup(fs.Close)
 	return fs
+}
+
+// echoWithIDs builds a join reply's response: the requested bindings with ids 1, 2, …
+func echoWithIDs(payload []byte) []byte {
+	var p struct {
+		Config struct {
+			PostgresChanges []map[string]any `json:"postgres_changes"`
+		} `json:"config"`
+	}
+	_ = json.Unmarshal(payload, &p)
+	items := p.Config.PostgresChanges
+	for i := range items {
+		items[i]["id"] = i + 1
+	}
+	if items == nil {
+		items = []map[string]any{}
+	}
+	b, _ := json.Marshal(map[string]any{"postgres_changes": items})
+	return b
 }
 
 func (fs *floodServer) url() string {
@@ -436,4 +457,239 @@ func rawJoins(b *testing.B, url string, n int) any {
 		}
 	}
 	return states
+}
+
+// changeData is a ~600-byte INSERT data object with 8 mixed columns (the perf harness's shape).
+func changeData(i int) []byte {
+	return []byte(fmt.Sprintf(`{"columns":[{"name": "id", "type": "int8"}, {"name": "user_id", "type": "uuid"}, {"name": "title", "type": "text"}, {"name": "done", "type": "bool"}, {"name": "score", "type": "numeric"}, {"name": "tags", "type": "_text"}, {"name": "meta", "type": "jsonb"}, {"name": "created_at", "type": "timestamptz"}],"commit_timestamp":"2026-08-21T10:15:30.123Z","errors":null,"record":{"id": %d, "done": false, "meta": {"p": 1, "source": "bench"}, "tags": ["alpha", "beta", "gamma"], "score": 1234.50, "title": "buy milk and bread and eggs %d", "user_id": "6f1c0b1e-2a3b-4c5d-8e9f-0a1b2c3d4e5f", "created_at": "2026-08-21T10:15:30.118532+00:00"},"schema":"public","table":"todos","type":"INSERT"}`, 9007199254740993+i, i))
+}
+
+func changeFrames(n, ids int) [][]byte {
+	idList := make([]string, ids)
+	for i := range idList {
+		idList[i] = fmt.Sprint(ids - i) // reverse binding order, as the server sends them
+	}
+	variants := make([][]byte, 64)
+	for i := range variants {
+		m := transport.Message{Topic: benchTopic, Event: "postgres_changes",
+			Payload: []byte(`{"data":` + string(changeData(i)) + `,"ids":[` + strings.Join(idList, ",") + `]}`)}
+		variants[i], _, _ = transport.Encode(nil, transport.V2, transport.ServerSide, &m)
+	}
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = variants[i%len(variants)]
+	}
+	return out
+}
+
+// todo is the typed record of the change benchmarks.
+type todo struct {
+	ID        int64             `json:"id"`
+	UserID    string            `json:"user_id"`
+	Title     string            `json:"title"`
+	Done      bool              `json:"done"`
+	Score     pgchanges.Numeric `json:"score"`
+	Tags      []string          `json:"tags"`
+	Meta      json.RawMessage   `json:"meta"`
+	CreatedAt time.Time         `json:"created_at"`
+}
+
+// todoData is what the scan-plus-struct baseline decodes the data object into.
+type todoData struct {
+	Columns []struct {
+		Name string `json:"name"`
+		Type string `json:"type"`
+	} `json:"columns"`
+	CommitTimestamp string   `json:"commit_timestamp"`
+	Errors          []string `json:"errors"`
+	Record          struct {
+		ID        int64           `json:"id"`
+		UserID    string          `json:"user_id"`
+		Title     string          `json:"title"`
+		Done      bool            `json:"done"`
+		Score     json.Number     `json:"score"`
+		Tags      []string        `json:"tags"`
+		Meta      json.RawMessage `json:"meta"`
+		CreatedAt string          `json:"created_at"`
+	} `json:"record"`
+	Schema string `json:"schema"`
+	Table  string `json:"table"`
+	Type   string `json:"type"`
+}
+
+// pgBaseline reads changes with gorilla and the minimal scan; with typed it also decodes the
+// data object into a struct with encoding/json.
+func pgBaseline(b *testing.B, url string, typed bool) {
+	ws, _, err := websocket.DefaultDialer.Dial(url+"/websocket?apikey=k&vsn=2.0.0", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ws.Close()
+	_ = ws.WriteMessage(websocket.TextMessage, []byte(`["1","1","`+benchTopic+`","phx_join",{"config":{"postgres_changes":[{"event":"*","schema":"public","table":"todos"}]}}]`))
+	n := 0
+	for {
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			b.Fatal(err)
+		}
+		el := scanElements(data)
+		if string(el[3]) == `"broadcast"` {
+			break
+		}
+		if string(el[3]) != `"postgres_changes"` {
+			continue
+		}
+		var dataObj []byte
+		obj := el[4]
+		for i := 1; i < len(obj); {
+			for i < len(obj) && obj[i] != '"' {
+				i++
+			}
+			kEnd := skipRaw(obj, i)
+			key := obj[i:kEnd]
+			i = kEnd + 1
+			vEnd := skipRaw(obj, i)
+			if string(key) == `"data"` {
+				dataObj = obj[i:vEnd]
+			}
+			i = vEnd + 1
+		}
+		if typed {
+			var v todoData
+			if err := json.Unmarshal(dataObj, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+		n++
+	}
+	if n != b.N {
+		b.Fatalf("baseline got %d changes; want %d", n, b.N)
+	}
+}
+
+// pgSDK subscribes with bindings bindings (all matching) and reads one subscription; with
+// typed it decodes each record into a struct with pgchanges.Decode.
+func pgSDK(b *testing.B, url string, bindings int, typed bool) {
+	c, err := client.New(url, "k", client.WithHeartbeat(time.Hour))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	ch, _ := c.Channel(benchTopic)
+	done := ch.OnBroadcast(context.Background(), "done")
+	var subs []*subscribe.Subscription[client.PostgresEvent]
+	for i := range bindings {
+		bd := pgchanges.On(pgchanges.All, "public", "todos")
+		if i > 0 {
+			bd = bd.FilterRaw(fmt.Sprintf("id=gt.%d", i))
+		}
+		subs = append(subs, ch.OnPostgresChanges(context.Background(), bd))
+	}
+	if err := ch.Subscribe(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for _, sub := range subs[1:] {
+		wg.Go(func() {
+			for range sub.C() {
+			}
+		})
+	}
+	n := 0
+	handle := func(ev client.PostgresEvent) {
+		if typed {
+			if _, err := pgchanges.Decode[todo](ev.Change); err != nil {
+				b.Fatal(err)
+			}
+		}
+		n++
+	}
+	for n < b.N {
+		select {
+		case ev := <-subs[0].C():
+			handle(ev)
+		case <-done.C():
+			// Routing is in wire order: every change is queued already.
+			for n < b.N {
+				handle(<-subs[0].C())
+			}
+			c.Close()
+			wg.Wait()
+			return
+		}
+	}
+	<-done.C()
+	c.Close()
+	wg.Wait()
+}
+
+// BenchmarkPostgresEndToEnd measures a change from the socket to a subscriber, with the record
+// left raw and decoded into a typed struct, against the scan and scan-plus-struct baselines,
+// and routing one change to 100 bindings on one channel.
+func BenchmarkPostgresEndToEnd(b *testing.B) {
+	for _, tc := range []struct {
+		name     string
+		bindings int
+		typed    bool
+		baseline bool
+	}{
+		{"raw/scan-baseline", 1, false, true},
+		{"raw/sdk", 1, false, false},
+		{"typed/scan-struct-baseline", 1, true, true},
+		{"typed/sdk", 1, true, false},
+		{"100-bindings/sdk", 100, false, false},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var frames [][]byte
+			fs := newFloodServer(b, func() ([][]byte, bool) { return frames, false })
+			frames = changeFrames(b.N, tc.bindings)
+			runtime.GC()
+			b.ReportAllocs()
+			b.ResetTimer()
+			if tc.baseline {
+				pgBaseline(b, fs.url(), tc.typed)
+			} else {
+				pgSDK(b, fs.url(), tc.bindings, tc.typed)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "changes/s")
+		})
+	}
+}
+
+// BenchmarkPresenceJoinStorm fans the presence of 1,000 members joining at once (one diff
+// each, as the server sends them) out to a channel's presence subscription; ns/op is per
+// member.
+func BenchmarkPresenceJoinStorm(b *testing.B) {
+	const members = 1000
+	var frames [][]byte
+	fs := newFloodServer(b, func() ([][]byte, bool) { return frames, false })
+	state := transport.Message{JoinRef: "", Topic: benchTopic, Event: "presence_state", Payload: []byte("{}")}
+	first, _, _ := transport.Encode(nil, transport.V2, transport.ServerSide, &state)
+	frames = append(frames, first)
+	for i := range members * b.N {
+		diff := transport.Message{Topic: benchTopic, Event: "presence_diff", Payload: []byte(fmt.Sprintf(
+			`{"joins":{"user-%d":{"metas":[{"phx_ref":"ref%09d","online_at":"2026-08-21T10:00:00Z","user":"user-%d"}]}},"leaves":{}}`, i, i, i))}
+		f, _, _ := transport.Encode(nil, transport.V2, transport.ServerSide, &diff)
+		frames = append(frames, f)
+	}
+	c, err := client.New(fs.url(), "k", client.WithHeartbeat(time.Hour))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	ch, _ := c.Channel(benchTopic)
+	_ = ch.OnPresence(context.Background()) // a presence subscription turns presence on
+	done := ch.OnBroadcast(context.Background(), "done")
+	b.ReportAllocs()
+	b.ResetTimer()
+	if err := ch.Subscribe(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	<-done.C() // routing is in wire order: every diff has been applied
+	b.StopTimer()
+	if n := ch.PresenceState().Len(); n != members*b.N {
+		b.Fatalf("state has %d members; want %d", n, members*b.N)
+	}
+	b.ReportMetric(float64(members*b.N)/b.Elapsed().Seconds(), "joins/s")
 }

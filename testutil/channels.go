@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-supabase/realtime/transport"
 )
@@ -19,7 +20,13 @@ type channel struct {
 	cfg     joinConfig
 
 	mu    sync.Mutex
-	token string
+	token string // the channel token (auth.go)
+	// auth.go: the token checks and the cached private write permission
+	expiry     *time.Timer
+	expiryGen  int
+	ended      bool
+	writeKnown bool
+	write      bool
 }
 
 func (ch *channel) setToken(t string) {
@@ -169,6 +176,7 @@ func (s *Server) subscribe(ch *channel) {
 
 // unsubscribe ends a channel on the server: it stops receiving, and its presence leaves.
 func (s *Server) unsubscribe(ch *channel) {
+	ch.stopAuth()
 	s.mu.Lock()
 	k := ch.streamKey()
 	_, was := s.topics[k][ch]

@@ -240,34 +240,13 @@ func (c *Conn) handle(m *transport.Message) {
 	}
 	switch m.Event {
 	case transport.EventBroadcast:
-		c.srv.relay(ch, m)
+		c.srv.broadcastPush(ch, m) // relay, unless a private write is denied (auth.go)
 	case transport.EventPresence:
 		c.srv.presenceEvent(ch, m)
 	case transport.EventAccessToken:
-		if tok, ok := stringField(m.Payload, "access_token"); ok {
-			ch.mu.Lock()
-			changed := tok != "" && tok != ch.token && !strings.HasPrefix(tok, "sb_")
-			ch.mu.Unlock()
-			ch.setToken(tok)
-			if changed {
-				// The server re-creates the postgres_changes subscriptions with the new claims.
-				c.srv.postgresResubscribe(ch)
-			}
-		}
+		c.srv.accessToken(ch, m) // never answered (auth.go)
 	}
 	// Any other event is ignored without a reply, as the real server does (PROTOCOL.md §9.6).
-}
-
-func stringField(payload []byte, key string) (string, bool) {
-	var v map[string]json.RawMessage
-	if json.Unmarshal(payload, &v) != nil {
-		return "", false
-	}
-	var s string
-	if json.Unmarshal(v[key], &s) != nil {
-		return "", false
-	}
-	return s, true
 }
 
 func (c *Conn) join(m *transport.Message) {
@@ -289,16 +268,15 @@ func (c *Conn) join(m *transport.Message) {
 			return
 		}
 	}
-	if m.Topic == "realtime:" {
-		c.replyReason(m.JoinRef, m.Ref, m.Topic, "TopicNameRequired: You must provide a topic name")
-		return
-	}
-	if reason, ok := c.srv.nextJoinFailure(m.Topic); ok {
-		c.replyReason(m.JoinRef, m.Ref, m.Topic, reason)
-		return
-	}
 	cfg := parseJoin(m.Payload)
-	ch := &channel{conn: c, topic: m.Topic, joinRef: m.JoinRef, cfg: cfg, token: cfg.accessToken}
+	// The topic name, the faults of FailJoins, the token, the private read policy and replay
+	// are checked in the server's order (auth.go).
+	grant, reason := c.srv.admitJoin(c, m, &cfg)
+	if reason != "" {
+		c.refuseJoin(m, reason)
+		return
+	}
+	ch := &channel{conn: c, topic: m.Topic, joinRef: m.JoinRef, cfg: cfg, token: grant.token}
 	c.mu.Lock()
 	old := c.channels[m.Topic]
 	c.channels[m.Topic] = ch
@@ -312,6 +290,7 @@ func (c *Conn) join(m *transport.Message) {
 	resp, _ := json.Marshal(map[string]any{"postgres_changes": c.srv.postgresReply(ch)})
 	c.reply(m.JoinRef, m.Ref, m.Topic, "ok", resp)
 	// What the channel pushes because of the join comes after the reply (PROTOCOL.md §4.3).
+	c.srv.afterJoinAuth(ch, grant)
 	c.srv.afterJoinPresence(ch)
 	c.srv.afterJoinPostgres(ch)
 }
@@ -347,18 +326,20 @@ func (c *Conn) removeChannel(ch *channel) bool {
 // shutChannel closes ch from the server side, like the real server's shutdown_response
 // (PROTOCOL.md §8.4): [J,null,T,"system",{…,"extension":"system","message":message,
 // "status":"error"}], then the channel ends and [J,J,T,"phx_close",{}] follows. The socket
-// stays open. It does nothing if ch has already ended.
-func (c *Conn) shutChannel(ch *channel, message string) {
+// stays open. It does nothing if ch has already ended, and reports whether it shut ch.
+func (c *Conn) shutChannel(ch *channel, message string) bool {
 	c.mu.Lock()
 	current := c.channels[ch.topic] == ch
 	c.mu.Unlock()
 	if !current {
-		return
+		return false
 	}
 	c.pushSystem(ch, "system", "error", message)
 	if c.removeChannel(ch) {
 		c.send(transport.Message{JoinRef: ch.joinRef, Ref: ch.joinRef, Topic: ch.topic, Event: transport.EventClose, Payload: []byte("{}")})
+		return true
 	}
+	return false
 }
 
 // pushSystem sends a system message of ch (PROTOCOL.md §4.6):

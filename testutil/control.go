@@ -23,6 +23,10 @@ import (
 //	POST /testutil/v1/refuse?n=1&status=401&body=…  refuse the next n upgrades
 //	POST /testutil/v1/fail_joins?topic=…&n=1&reason=…
 //	POST /testutil/v1/delay_joins?ms=…
+//	POST /testutil/v1/join_error_delay?ms=…         wait before each join error reply
+//	POST /testutil/v1/connect_error_delay?ms=…      wait before each refused upgrade
+//	POST /testutil/v1/shut?topic=…&message=…        shut the channels of a topic
+//	     (Server.ShutChannels), answer {"shut": n}
 //	POST /testutil/v1/push?conn=ID&binary=false     push the request body as a raw frame
 //	GET  /testutil/v1/frames                        every frame received, decoded
 //	GET  /testutil/v1/conns                         the open connections and their topics
@@ -89,6 +93,33 @@ func (s *Server) ControlHandler() http.Handler {
 		}
 		s.DelayJoins(time.Duration(ms) * time.Millisecond)
 		return ok(w, nil)
+	})
+	post("join_error_delay", func(w http.ResponseWriter, r *http.Request) error {
+		ms, err := intParam(r, "ms", 0)
+		if err != nil {
+			return err
+		}
+		s.SetJoinErrorDelay(time.Duration(ms) * time.Millisecond)
+		return ok(w, nil)
+	})
+	post("connect_error_delay", func(w http.ResponseWriter, r *http.Request) error {
+		ms, err := intParam(r, "ms", 0)
+		if err != nil {
+			return err
+		}
+		s.SetConnectErrorDelay(time.Duration(ms) * time.Millisecond)
+		return ok(w, nil)
+	})
+	post("shut", func(w http.ResponseWriter, r *http.Request) error {
+		topic := r.URL.Query().Get("topic")
+		if topic == "" {
+			return &paramError{name: "topic", value: topic}
+		}
+		message := r.URL.Query().Get("message")
+		if message == "" {
+			return &paramError{name: "message", value: message}
+		}
+		return ok(w, map[string]int{"shut": s.ShutChannels(topic, message)})
 	})
 	post("push", func(w http.ResponseWriter, r *http.Request) error {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 16<<20))

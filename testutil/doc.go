@@ -8,7 +8,13 @@
 // and ack semantics of the real one, serves the REST broadcast endpoints, keeps presence and
 // routes injected Postgres changes, and records every frame it receives. Faults can be
 // injected: unanswered heartbeats, close frames of any code, dropped connections, refused
-// upgrades, delayed or failing joins, raw frames.
+// upgrades, delayed or failing joins, channels shut by the server, raw frames.
+//
+// Authentication is opt-in. A server started [WithJWTSecret] checks JWTs like the real one: the
+// socket token at the upgrade, the channel token at each join and until it expires,
+// access_token pushes and REST tokens; [SignJWT] signs tokens for it. [Server.SetPrivatePolicy]
+// stands in for the RLS policies of private channels. Without them any token is accepted and
+// private channels allow everything.
 //
 // The same server runs as a program, testutil/cmd/fakeserver, for clients in other languages;
 // [Server.ControlHandler] is its HTTP control API.

@@ -211,6 +211,12 @@ func (s *Server) presenceEvent(ch *channel, m *transport.Message) {
 		}
 		return
 	}
+	if !s.mayWrite(ch) {
+		e.mu.Unlock()
+		// A private channel without write (auth.go): an empty error.
+		ch.conn.reply(ch.joinRef, m.Ref, m.Topic, "error", []byte("{}"))
+		return
+	}
 	switch asciiLower(event) {
 	case "track":
 		payload, has := push["payload"]

@@ -69,14 +69,15 @@ func (s *Server) handleREST(w http.ResponseWriter, r *http.Request, body []byte)
 	if status, msg := s.checkRESTToken(token); status != 0 {
 		return restError(w, status, msg)
 	}
+	claims := peekClaims(token) // for the private write policy (auth.go)
 	p := r.URL.EscapedPath()
 	if i := strings.Index(p, "/api/broadcast/"); i >= 0 {
-		return s.restSingle(w, r, p[i+len("/api/broadcast/"):], body)
+		return s.restSingle(w, r, p[i+len("/api/broadcast/"):], body, claims)
 	}
-	return s.restBatch(w, body)
+	return s.restBatch(w, body, claims)
 }
 
-func (s *Server) restBatch(w http.ResponseWriter, body []byte) int {
+func (s *Server) restBatch(w http.ResponseWriter, body []byte, claims map[string]any) int {
 	var req struct {
 		Messages []struct {
 			Topic   *string         `json:"topic"`
@@ -114,6 +115,10 @@ func (s *Server) restBatch(w http.ResponseWriter, body []byte) int {
 		return restError(w, http.StatusUnprocessableEntity, string(b))
 	}
 	for _, m := range req.Messages {
+		private := flexBool(m.Private)
+		if private && !s.restMayWrite(*m.Topic, claims) {
+			continue // skipped silently: the answer is still 202
+		}
 		var meta []byte
 		if m.ID != nil {
 			meta, _ = json.Marshal(map[string]string{"id": *m.ID})
@@ -121,13 +126,20 @@ func (s *Server) restBatch(w http.ResponseWriter, body []byte) int {
 		// The batch endpoint always fans out JSON, even to version 2.0.0 sockets.
 		topic := "realtime:" + *m.Topic
 		msg := transport.Message{Topic: topic, Event: transport.EventBroadcast, UserEvent: *m.Event, Data: m.Payload, Meta: meta}
-		s.fanOut(streamKey(flexBool(m.Private), topic), &msg)
+		s.fanOut(streamKey(private, topic), &msg)
+		if private {
+			b := storedBroadcast{event: *m.Event, data: bytes.Clone(m.Payload)}
+			if m.ID != nil {
+				b.id = *m.ID
+			}
+			s.storeBroadcast(topic, b)
+		}
 	}
 	w.WriteHeader(http.StatusAccepted)
 	return http.StatusAccepted
 }
 
-func (s *Server) restSingle(w http.ResponseWriter, r *http.Request, rest string, body []byte) int {
+func (s *Server) restSingle(w http.ResponseWriter, r *http.Request, rest string, body []byte, claims map[string]any) int {
 	i := strings.LastIndex(rest, "/events/")
 	if i < 0 {
 		return restError(w, http.StatusNotFound, `{"message":"Not found"}`)
@@ -151,6 +163,10 @@ func (s *Server) restSingle(w http.ResponseWriter, r *http.Request, rest string,
 	if !raw && !json.Valid(body) {
 		return restError(w, http.StatusUnprocessableEntity, `{"errors":{"payload":["is invalid"]}}`)
 	}
+	private := strings.EqualFold(r.URL.Query().Get("private"), "true")
+	if private && !s.restMayWrite(sub, claims) {
+		return restError(w, http.StatusForbidden, `{"message":"Unauthorized"}`)
+	}
 	s.mu.Lock()
 	limit := s.maxPayload
 	s.mu.Unlock()
@@ -159,8 +175,10 @@ func (s *Server) restSingle(w http.ResponseWriter, r *http.Request, rest string,
 	}
 	topic := "realtime:" + sub
 	msg := transport.Message{Topic: topic, Event: transport.EventBroadcast, UserEvent: event, Data: body, Raw: raw, Binary: true}
-	private := strings.EqualFold(r.URL.Query().Get("private"), "true")
 	s.fanOut(streamKey(private, topic), &msg)
+	if private {
+		s.storeBroadcast(topic, storedBroadcast{event: event, data: bytes.Clone(body), raw: raw, binary: true})
+	}
 	w.WriteHeader(http.StatusAccepted)
 	return http.StatusAccepted
 }
@@ -177,10 +195,4 @@ func (s *Server) fanOut(key string, m *transport.Message) {
 	for _, ch := range s.subscribers(key) {
 		ch.conn.deliverBroadcast(m.Topic, m)
 	}
-}
-
-// checkRESTToken validates a REST token when the server checks JWTs; it returns a status and
-// body to refuse with, or 0.
-func (s *Server) checkRESTToken(token string) (int, string) {
-	return 0, ""
 }

@@ -47,7 +47,8 @@ type Server struct {
 	joinFails  map[string][]string // topic ("" = any) → reasons of the next failing joins
 	closed     bool
 
-	feat *serverExt // presence and postgres_changes (presence.go, postgres.go)
+	feat  *serverExt // presence and postgres_changes (presence.go, postgres.go)
+	authz *authState // authentication (auth.go)
 
 	controlOnce sync.Once
 	control     http.Handler
@@ -61,7 +62,8 @@ type Server struct {
 type ServerOption func(*serverOptions)
 
 type serverOptions struct {
-	logger *slog.Logger
+	logger    *slog.Logger
+	jwtSecret string // WithJWTSecret (auth.go)
 }
 
 // WithServerLogger sends the server's log lines (malformed frames, protocol errors) to l.
@@ -103,6 +105,7 @@ func NewUnstartedServer(opts ...ServerOption) *Server {
 		joinFails:  make(map[string][]string),
 		url:        "ws://realtime.test/realtime/v1",
 		feat:       newServerExt(),
+		authz:      newAuthState(),
 	}
 	for _, o := range opts {
 		o(&s.opts)
@@ -259,6 +262,7 @@ func (s *Server) Close() {
 		return
 	}
 	s.closed = true
+	s.authz.close()
 	conns := make([]*Conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)
@@ -316,6 +320,7 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ref != nil {
+		s.connectErrorWait()
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(ref.status)
 		fmt.Fprint(w, ref.body)
@@ -332,8 +337,9 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusForbidden)
 		return
 	}
-	if r.Header.Get("x-api-key") == "" && r.URL.Query().Get("apikey") == "" {
-		writeJSONError(w, http.StatusUnauthorized, "error", "API key is missing")
+	if status, msg := s.checkUpgrade(r); status != 0 {
+		s.connectErrorWait()
+		writeJSONError(w, status, "error", msg)
 		return
 	}
 	// The connection is registered when the upgrade hijacks it, before the 101 response goes
@@ -531,12 +537,17 @@ func (s *Server) FailJoins(topic string, n int, reason string) {
 	}
 }
 
-// nextJoinFailure pops the reason a join of topic must fail with, if any.
-func (s *Server) nextJoinFailure(topic string) (string, bool) {
+// nextJoinFailure pops the reason a join of topic must fail with, if there is one and it
+// belongs to the given stage of the join's checks (faultStage, auth.go); a fault of a later
+// stage stays queued until a join reaches that stage.
+func (s *Server) nextJoinFailure(topic string, stage int) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, k := range []string{topic, ""} {
 		if r := s.joinFails[k]; len(r) > 0 {
+			if faultStage(r[0]) != stage {
+				return "", false
+			}
 			s.joinFails[k] = r[1:]
 			return r[0], true
 		}

@@ -5,7 +5,9 @@
 // on standard output is the Realtime endpoint, ws://127.0.0.1:PORT/realtime/v1. The socket is
 // at …/realtime/v1/websocket, the REST broadcast API at …/realtime/v1/api/broadcast and
 // /api/broadcast, and the control API of testutil.Server.ControlHandler at /testutil/v1/.
-// It runs until interrupted, or for -lifetime if set.
+// It runs until interrupted, or for -lifetime if set. With -jwt-secret it verifies JWTs
+// against that secret (testutil.WithJWTSecret); sign tokens with testutil.SignJWT or any
+// HS256 library.
 package main
 
 import (
@@ -29,6 +31,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address (loopback only)")
 	lifetime := flag.Duration("lifetime", 0, "exit after this long (0: run until interrupted)")
 	verbose := flag.Bool("v", false, "log protocol warnings to standard error")
+	jwtSecret := flag.String("jwt-secret", "", "verify JWTs (HS256/384/512) against this secret (default: accept any token)")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("fakeserver: ")
@@ -47,6 +50,9 @@ func main() {
 	var opts []testutil.ServerOption
 	if *verbose {
 		opts = append(opts, testutil.WithServerLogger(slog.New(slog.NewTextHandler(os.Stderr, nil))))
+	}
+	if *jwtSecret != "" {
+		opts = append(opts, testutil.WithJWTSecret(*jwtSecret))
 	}
 	srv := testutil.NewUnstartedServer(opts...)
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
