@@ -286,7 +286,8 @@ func sdkConsumer(b *testing.B, url string) {
 	}
 	defer c.Close()
 	ch, _ := c.Channel(benchTopic)
-	sub := ch.OnBroadcast(context.Background(), "*")
+	// The router outpaces this reader: let the whole flood queue up rather than evict.
+	sub := ch.OnBroadcast(context.Background(), "*", subscribe.WithPendingLimits(b.N+1, 1<<40))
 	if err := ch.Subscribe(context.Background()); err != nil {
 		b.Fatal(err)
 	}
@@ -583,7 +584,7 @@ func pgSDK(b *testing.B, url string, bindings int, typed bool) {
 		if i > 0 {
 			bd = bd.FilterRaw(fmt.Sprintf("id=gt.%d", i))
 		}
-		subs = append(subs, ch.OnPostgresChanges(context.Background(), bd))
+		subs = append(subs, ch.OnPostgresChanges(context.Background(), bd, subscribe.WithPendingLimits(b.N+1, 1<<40)))
 	}
 	if err := ch.Subscribe(context.Background()); err != nil {
 		b.Fatal(err)

@@ -69,6 +69,9 @@ type Client struct {
 
 	tokens tokenSource
 
+	// readerDec decodes binary frames on the transport's reader goroutine (one at a time).
+	readerDec transport.Decoder
+
 	// Owned by the router goroutine.
 	r router
 }
@@ -76,7 +79,8 @@ type Client struct {
 // event is one item of the router's inbox: a message from the server, a change of the
 // socket's state, or a command to run on the router goroutine.
 type event struct {
-	msg   transport.Message
+	msg   transport.Message // a message decoded by the reader (binary frames)
+	frame []byte            // a frame the router decodes (text frames)
 	state *transport.StateChange
 	fn    func()
 }
@@ -116,6 +120,7 @@ func New(projectURL, apiKey string, opts ...Option) (*Client, error) {
 	c.group.OverflowError = slowConsumer
 	c.tokens.init(c)
 	c.r.init(c)
+	c.readerDec = transport.Decoder{Version: cfg.version, Side: transport.ClientSide}
 	header := cfg.headers.Clone()
 	key := apiKey
 	if cfg.keyInHeader {
@@ -134,7 +139,7 @@ func New(projectURL, apiKey string, opts ...Option) (*Client, error) {
 		Backoff:    c.reconnectDelay,
 		SendBuffer: cfg.sendBuffer,
 		BeforeDial: c.tokens.beforeDial,
-		OnMessage:  c.onMessage,
+		OnFrame:    c.onFrame,
 		OnState:    c.onState,
 		Logger:     c.log,
 	})
@@ -336,9 +341,22 @@ func (c *Client) exec(fn func()) error {
 // router has stopped. Timers and transport callbacks use it.
 func (c *Client) post(fn func()) { c.inbox.put(event{fn: fn}, false) }
 
-// onMessage is the transport's message callback (reader goroutine). It waits while the
+// onFrame is the transport's frame callback (reader goroutine). Text frames, whose JSON is
+// costly to validate, are decoded by the router so that reading and decoding run in parallel;
+// binary frames are cheap and decoded here, which spares the router. It waits while the
 // router's inbox is full: backpressure on the socket, never on a subscriber.
-func (c *Client) onMessage(m *transport.Message) { c.inbox.put(event{msg: *m}, true) }
+func (c *Client) onFrame(binary bool, frame []byte) {
+	if !binary {
+		c.inbox.put(event{frame: frame}, true)
+		return
+	}
+	var ev event
+	if err := c.readerDec.Decode(true, frame, &ev.msg); err != nil {
+		c.log.Warn("realtime: dropped a malformed frame", "error", err.Error(), "bytes", len(frame), "binary", true)
+		return
+	}
+	c.inbox.put(ev, true)
+}
 
 // onState is the transport's state callback (supervisor goroutine).
 func (c *Client) onState(sc transport.StateChange) { c.inbox.put(event{state: &sc}, false) }
@@ -352,6 +370,8 @@ func (c *Client) routerLoop() {
 		for i := range batch {
 			ev := &batch[i]
 			switch {
+			case ev.frame != nil:
+				c.r.handleFrame(false, ev.frame)
 			case ev.fn != nil:
 				ev.fn()
 			case ev.state != nil:

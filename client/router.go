@@ -17,6 +17,8 @@ import (
 // except the atomics.
 type router struct {
 	c          *Client
+	dec        transport.Decoder
+	msg        transport.Message // the message being routed (reused)
 	pgParser   pgchanges.Parser
 	channels   map[string]*Channel // channels subscribed at least once and not removed
 	stateFeeds []*subscribe.Feed[StateChange]
@@ -34,6 +36,7 @@ type router struct {
 
 func (r *router) init(c *Client) {
 	r.c = c
+	r.dec = transport.Decoder{Version: c.cfg.version, Side: transport.ClientSide}
 	r.channels = make(map[string]*Channel)
 }
 
@@ -440,6 +443,16 @@ func (r *router) shutdown() {
 	}
 	r.stateFeeds = nil
 	r.c.acks.SettleAll(cause)
+}
+
+// handleFrame decodes a frame from the server and routes it; a malformed one is logged and
+// dropped (the connection lives on).
+func (r *router) handleFrame(binary bool, frame []byte) {
+	if err := r.dec.Decode(binary, frame, &r.msg); err != nil {
+		r.c.log.Warn("realtime: dropped a malformed frame", "error", err.Error(), "bytes", len(frame), "binary", binary)
+		return
+	}
+	r.handleMessage(&r.msg)
 }
 
 // handleMessage routes one message from the server.

@@ -246,20 +246,30 @@ type Decoder struct {
 	Version Version
 	Side    Side
 	strs    map[string]string
+	recent  [64]string // a direct-mapped cache in front of strs
 }
 
 // maxInterned bounds the decoder's string cache; it is cleared when full.
 const maxInterned = 4096
 
 func (d *Decoder) intern(b []byte) string {
-	if s, ok := d.strs[string(b)]; ok {
-		return s
+	if len(b) == 0 {
+		return ""
 	}
-	s := string(b)
-	if d.strs == nil || len(d.strs) >= maxInterned {
-		d.strs = make(map[string]string, 64)
+	// Frames of one channel repeat the same few strings: one comparison finds them.
+	slot := &d.recent[(uint(len(b))*31+uint(b[0])*7+uint(b[len(b)-1]))&63]
+	if *slot == string(b) {
+		return *slot
 	}
-	d.strs[s] = s
+	s, ok := d.strs[string(b)]
+	if !ok {
+		s = string(b)
+		if d.strs == nil || len(d.strs) >= maxInterned {
+			d.strs = make(map[string]string, 64)
+		}
+		d.strs[s] = s
+	}
+	*slot = s
 	return s
 }
 
@@ -415,21 +425,20 @@ var (
 	keyMeta     = []byte("meta")
 )
 
-// fillReply sets Status and Data (the response) from a phx_reply payload.
+// fillReply sets Status and Data (the response) from a phx_reply payload (validated already).
 func (d *Decoder) fillReply(m *Message) error {
+	if !IsObject(m.Payload) {
+		return malformed("phx_reply payload is not an object")
+	}
 	var status []byte
-	err := ObjectMembers(m.Payload, func(k, v []byte) error {
+	validMembers(m.Payload, func(k, v []byte) {
 		switch {
 		case bytes.Equal(k, keyStatus):
 			status = v
 		case bytes.Equal(k, keyResponse):
 			m.Data = v
 		}
-		return nil
 	})
-	if err != nil {
-		return malformed("phx_reply payload: %v", err)
-	}
 	s, null, err := d.unquoteInto(status)
 	if status == nil || null || err != nil {
 		return malformed("phx_reply payload lacks a status string")
@@ -439,18 +448,19 @@ func (d *Decoder) fillReply(m *Message) error {
 }
 
 // fillBroadcast sets UserEvent, Data and Meta from a JSON broadcast payload
-// {"type":"broadcast","event":…,"payload":…[,"meta":…]}. A payload that is not an object is
-// passed on as it is, with no user event.
+// {"type":"broadcast","event":…,"payload":…[,"meta":…]} (validated already). A payload that is
+// not an object is passed on as it is, with no user event.
 func (d *Decoder) fillBroadcast(m *Message) error {
 	if !IsObject(m.Payload) {
 		return nil
 	}
-	return ObjectMembers(m.Payload, func(k, v []byte) error {
+	var err error
+	validMembers(m.Payload, func(k, v []byte) {
 		switch {
 		case bytes.Equal(k, keyEvent):
-			s, _, err := d.unquoteInto(v)
-			if err != nil {
-				return malformed("broadcast event must be a string")
+			s, _, uerr := d.unquoteInto(v)
+			if uerr != nil {
+				err = malformed("broadcast event must be a string")
 			}
 			m.UserEvent = s
 		case bytes.Equal(k, keyPayload):
@@ -460,8 +470,8 @@ func (d *Decoder) fillBroadcast(m *Message) error {
 				m.Meta = v
 			}
 		}
-		return nil
 	})
+	return err
 }
 
 // fields splits a binary frame whose header is the kind byte, n one-byte lengths and then

@@ -119,8 +119,13 @@ type Config struct {
 	BeforeDial func(ctx context.Context) error
 	// OnMessage receives every message from the server except heartbeat replies, in wire
 	// order, on the reader goroutine. m is reused after the call returns, but the byte slices
-	// it holds are not. It should not block for long: reading waits for it.
+	// it holds are not. It should not block for long: reading waits for it. Malformed frames
+	// are logged and dropped.
 	OnMessage func(m *Message)
+	// OnFrame, if set, replaces OnMessage: it receives every frame except heartbeat replies
+	// undecoded (the reader only peeks at the topic), so that decoding can run on another
+	// goroutine with a Decoder of its own. frame is not reused.
+	OnFrame func(binary bool, frame []byte)
 	// OnState receives every state change, on the supervisor goroutine, in order; the change to
 	// Open comes before the first message of that connection, and the change away from Open
 	// after its last. It should not block for long.
@@ -678,7 +683,14 @@ func (c *Conn) readLoop(s *session) error {
 			return readError(err)
 		}
 		s.framesRead.Add(1)
-		if err := dec.Decode(mt == websocket.BinaryMessage, data, &m); err != nil {
+		binary := mt == websocket.BinaryMessage
+		if c.cfg.OnFrame != nil && (binary || !peekPhoenix(c.cfg.Version, data)) {
+			s.inHandler.Store(true)
+			c.cfg.OnFrame(binary, data)
+			s.inHandler.Store(false)
+			continue
+		}
+		if err := dec.Decode(binary, data, &m); err != nil {
 			c.log.Warn("realtime: dropped a malformed frame", "error", err.Error(), "bytes", len(data),
 				"binary", mt == websocket.BinaryMessage)
 			continue
@@ -692,7 +704,12 @@ func (c *Conn) readLoop(s *session) error {
 			s.hbMu.Unlock()
 			continue
 		}
-		if c.cfg.OnMessage != nil {
+		switch {
+		case c.cfg.OnFrame != nil:
+			s.inHandler.Store(true)
+			c.cfg.OnFrame(binary, data)
+			s.inHandler.Store(false)
+		case c.cfg.OnMessage != nil:
 			s.inHandler.Store(true)
 			c.cfg.OnMessage(&m)
 			s.inHandler.Store(false)

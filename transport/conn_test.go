@@ -530,3 +530,57 @@ func TestStateString(t *testing.T) {
 }
 
 var _ = websocket.CloseNormalClosure
+
+// With OnFrame the reader hands frames on undecoded, except heartbeat replies, which it
+// handles itself.
+func TestOnFrame(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer(t)
+		var mu sync.Mutex
+		var frames []string
+		c := newConn(t, srv, &recorder{}, func(cfg *transport.Config) {
+			cfg.OnMessage = nil
+			cfg.OnFrame = func(binary bool, frame []byte) {
+				mu.Lock()
+				defer mu.Unlock()
+				frames = append(frames, string(frame))
+			}
+		})
+		if err := c.Connect(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		srv.Conns()[0].PushRaw(false, []byte(`[null,null,"realtime:x","broadcast",{"event":"e","payload":{},"type":"broadcast"}]`))
+		srv.Conns()[0].PushRaw(false, []byte(`not json`))
+		time.Sleep(transport.DefaultHeartbeat + time.Second) // one heartbeat and its reply
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		want := []string{`[null,null,"realtime:x","broadcast",{"event":"e","payload":{},"type":"broadcast"}]`, `not json`}
+		if diff := cmp.Diff(want, frames); diff != "" {
+			t.Errorf("frames (-want +got):\n%s", diff)
+		}
+		if c.State() != transport.StateOpen || c.Epoch() != 1 {
+			t.Error("the heartbeat reply was not recognised")
+		}
+	})
+}
+
+func TestPeekPhoenix(t *testing.T) {
+	for _, tt := range []struct {
+		v     transport.Version
+		frame string
+		want  bool
+	}{
+		{transport.V2, `[null,"12","phoenix","phx_reply",{"response":{},"status":"ok"}]`, true},
+		{transport.V2, ` [ null , "12" , "phoenix" , "phx_reply" , {} ] `, true},
+		{transport.V2, `[null,null,"realtime:phoenix","broadcast",{}]`, false},
+		{transport.V2, `["1","2",["phoenix"],"x",{}]`, false},
+		{transport.V1, `{"event":"phx_reply","payload":{},"ref":"1","topic":"phoenix"}`, true},
+		{transport.V1, `{"topic":"realtime:x","event":"e","payload":{"topic":"phoenix"},"ref":null}`, false},
+		{transport.V2, ``, false},
+	} {
+		if got := transport.PeekPhoenix(tt.v, []byte(tt.frame)); got != tt.want {
+			t.Errorf("PeekPhoenix(%s, %s) = %v; want %v", tt.v, tt.frame, got, tt.want)
+		}
+	}
+}

@@ -69,3 +69,52 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzValidMembers checks the fast member walk over validated objects against the validating
+// one: for every object ObjectMembers accepts, both must yield the same keys and values.
+func FuzzValidMembers(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":1}`, ` { "event" : "e" , "payload" : {"x":[1,{"y":"\""}]}, "meta":null } `,
+		`{"k\"ey":"v\\","n":-1.5e3,"t":true,"arr":[[],[{}]],"s":"0123456789abcdef\u00e9"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, obj []byte) {
+		type kv struct{ k, v string }
+		var want, got []kv
+		if transport.ObjectMembers(obj, func(k, v []byte) error {
+			want = append(want, kv{string(k), string(v)})
+			return nil
+		}) != nil {
+			return
+		}
+		transport.ValidMembers(obj, func(k, v []byte) { got = append(got, kv{string(k), string(v)}) })
+		if len(got) != len(want) {
+			t.Fatalf("%q: %d members; want %d", obj, len(got), len(want))
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("%q: member %d is %q; want %q", obj, i, got[i], want[i])
+			}
+		}
+	})
+}
+
+// FuzzPeekPhoenix: the reader's peek never panics, and when it says "phoenix" the frame decodes
+// to that topic (escaped spellings may be missed, never invented).
+func FuzzPeekPhoenix(f *testing.F) {
+	for _, s := range []string{`[null,"12","phoenix","phx_reply",{"response":{},"status":"ok"}]`,
+		`["1","2","realtime:x","broadcast",{}]`, `{"event":"phx_reply","payload":{"response":{},"status":"ok"},"ref":"1","topic":"phoenix"}`,
+		`[ null , "1" , "phoenix" ]`, `["phoenix"`, `[1,[2,"phoenix"],"phoenix"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		for _, v := range []transport.Version{transport.V1, transport.V2} {
+			if !transport.PeekPhoenix(v, frame) {
+				continue
+			}
+			var m transport.Message
+			if err := transport.Decode(v, transport.ClientSide, false, frame, &m); err == nil && m.Topic != "phoenix" {
+				t.Fatalf("peek said phoenix for %q; it decodes to topic %q", frame, m.Topic)
+			}
+		}
+	})
+}

@@ -291,6 +291,82 @@ func ObjectMembers(obj []byte, fn func(key, value []byte) error) error {
 	}
 }
 
+// validMembers calls fn with the raw key and value of each top-level member of obj. It is
+// meant for objects the scanner has validated already: it only finds boundaries, without
+// checking the grammar again. On other input it never panics; it stops where the shape ends.
+func validMembers(obj []byte, fn func(key, value []byte)) {
+	i := skipSpace(obj, 0) + 1
+	for {
+		i = skipSpace(obj, i)
+		if i >= len(obj) || obj[i] != '"' {
+			return // '}'
+		}
+		kend := endOfValid(obj, i)
+		if kend < i+2 || obj[kend-1] != '"' {
+			return
+		}
+		key := obj[i+1 : kend-1]
+		i = skipSpace(obj, kend)
+		if i >= len(obj) || obj[i] != ':' {
+			return
+		}
+		vstart := skipSpace(obj, i+1)
+		vend := endOfValid(obj, vstart)
+		fn(key, obj[vstart:vend])
+		i = skipSpace(obj, vend)
+		if i >= len(obj) || obj[i] != ',' {
+			return
+		}
+		i++
+	}
+}
+
+// endOfValid returns the index past the JSON value at b[i], skipping strings eight bytes at a
+// time and counting brackets; the result is at most len(b), whatever b holds.
+func endOfValid(b []byte, i int) int {
+	depth := 0
+	for i < len(b) {
+		switch b[i] {
+		case '"':
+			j := i + 1
+			for j+8 <= len(b) {
+				w := binary.LittleEndian.Uint64(b[j:])
+				if hasZero(w^(lsb*'"'))|hasZero(w^(lsb*'\\')) != 0 {
+					break
+				}
+				j += 8
+			}
+			for j < len(b) && b[j] != '"' {
+				if b[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			i = min(j+1, len(b))
+			if depth == 0 {
+				return i
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i // the end of a scalar, before its parent's close
+			}
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		case ',', ':', ' ', '\t', '\n', '\r':
+			if depth == 0 {
+				return i
+			}
+		}
+		i++
+	}
+	return min(i, len(b))
+}
+
 func trailing(b []byte, i int) error {
 	if i = skipSpace(b, i); i != len(b) {
 		return syntaxErr(b, i, "data after the value")
@@ -468,3 +544,38 @@ func parseIntList(v []byte, dst []int64) ([]int64, error) {
 // ParseIntList parses a JSON array of integers (such as the ids of a postgres_changes
 // payload), appending them to dst. Decimal strings holding integers are accepted too.
 func ParseIntList(v []byte, dst []int64) ([]int64, error) { return parseIntList(v, dst) }
+
+// peekPhoenix reports whether a text frame is on topic "phoenix" (the topic of heartbeat
+// replies), looking only at the envelope up to the topic and trusting nothing: a malformed
+// frame gives false and is decoded, and dropped, where it is handed on.
+func peekPhoenix(v Version, frame []byte) bool {
+	const phoenix = `"phoenix"`
+	if v == V1 {
+		i := skipSpace(frame, 0)
+		if i >= len(frame) || frame[i] != '{' {
+			return false
+		}
+		found := false
+		validMembers(frame, func(k, val []byte) {
+			if string(k) == "topic" && string(val) == phoenix {
+				found = true
+			}
+		})
+		return found
+	}
+	i := skipSpace(frame, 0)
+	if i >= len(frame) || frame[i] != '[' {
+		return false
+	}
+	i++
+	for range 2 { // join_ref, ref
+		i = endOfValid(frame, skipSpace(frame, i))
+		i = skipSpace(frame, i)
+		if i >= len(frame) || frame[i] != ',' {
+			return false
+		}
+		i++
+	}
+	i = skipSpace(frame, i)
+	return len(frame)-i >= len(phoenix) && string(frame[i:i+len(phoenix)]) == phoenix
+}
