@@ -63,12 +63,16 @@ func (q *inbox) take() []event {
 	return batch
 }
 
+// spareLimit bounds the capacity of a batch kept for reuse, so that a burst does not pin its
+// memory afterwards.
+const spareLimit = 256
+
 // recycle gives a processed batch back for reuse.
 func (q *inbox) recycle(batch []event) {
 	clear(batch)
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.spare == nil && cap(batch) <= 4*inboxLimit {
+	if q.spare == nil && cap(batch) <= spareLimit {
 		q.spare = batch[:0]
 	}
 }

@@ -38,6 +38,7 @@ type Server struct {
 	connsCh    chan struct{} // closed and replaced when a connection opens
 	frames     []Frame
 	framesCh   chan struct{} // closed and replaced when a frame is recorded
+	trimmed    int           // frames recorded and then forgotten (WithRecordLimit)
 	maxPayload int
 	httpReqs   []HTTPRequest
 	topics     map[string]map[*channel]struct{}
@@ -62,8 +63,16 @@ type Server struct {
 type ServerOption func(*serverOptions)
 
 type serverOptions struct {
-	logger    *slog.Logger
-	jwtSecret string // WithJWTSecret (auth.go)
+	logger      *slog.Logger
+	jwtSecret   string // WithJWTSecret (auth.go)
+	recordLimit int
+}
+
+// WithRecordLimit bounds the frames the server keeps for Received and WaitFor: with n > 0 it
+// keeps the newest n, with n < 0 none (for load tests and long-running servers). The default,
+// 0, keeps every frame.
+func WithRecordLimit(n int) ServerOption {
+	return func(o *serverOptions) { o.recordLimit = n }
 }
 
 // WithServerLogger sends the server's log lines (malformed frames, protocol errors) to l.
@@ -404,7 +413,16 @@ func (h *hijackHook) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // record stores a received frame and wakes waiters.
 func (s *Server) record(f Frame) {
 	s.mu.Lock()
-	s.frames = append(s.frames, f)
+	switch limit := s.opts.recordLimit; {
+	case limit < 0:
+		s.trimmed++
+	case limit > 0 && len(s.frames) >= limit:
+		drop := len(s.frames) - limit + 1
+		s.frames = append(append(s.frames[:0:0], s.frames[drop:]...), f)
+		s.trimmed += drop
+	default:
+		s.frames = append(s.frames, f)
+	}
 	close(s.framesCh)
 	s.framesCh = make(chan struct{})
 	s.mu.Unlock()
@@ -420,11 +438,12 @@ func (s *Server) Received() []Frame {
 // WaitFor waits until a received frame (counting those received already) satisfies match,
 // and returns the first one that does.
 func (s *Server) WaitFor(ctx context.Context, match func(Frame) bool) (Frame, error) {
-	seen := 0
+	seen := 0 // frames looked at, counting those forgotten under WithRecordLimit
 	for {
 		s.mu.Lock()
-		frames, ch := s.frames[seen:], s.framesCh
-		seen = len(s.frames)
+		start := max(seen-s.trimmed, 0)
+		frames, ch := s.frames[min(start, len(s.frames)):], s.framesCh
+		seen = s.trimmed + len(s.frames)
 		s.mu.Unlock()
 		for _, f := range frames {
 			if match(f) {

@@ -380,10 +380,10 @@ func (d *Decoder) decodeV1(b []byte, m *Message) error {
 // needs.
 func (d *Decoder) fill(m *Message, joinRef, ref, topic, event, payload []byte) error {
 	var err error
-	if m.JoinRef, err = d.refString(joinRef, true); err != nil {
+	if m.JoinRef, err = refString(joinRef); err != nil {
 		return malformed("join_ref: %v", err)
 	}
-	if m.Ref, err = d.refString(ref, false); err != nil {
+	if m.Ref, err = refString(ref); err != nil {
 		return malformed("ref: %v", err)
 	}
 	var null bool
@@ -403,14 +403,11 @@ func (d *Decoder) fill(m *Message, joinRef, ref, topic, event, payload []byte) e
 	return nil
 }
 
-// refString decodes a join_ref or ref: a string, null, or (leniently) a number.
-func (d *Decoder) refString(v []byte, intern bool) (string, error) {
+// refString decodes a join_ref or ref: a string, null, or (leniently) a number. Refs are not
+// interned: each belongs to one push or one join, so caching them would only hold memory.
+func refString(v []byte) (string, error) {
 	if len(v) > 0 && (v[0] == '-' || (v[0] >= '0' && v[0] <= '9')) {
 		return string(v), nil
-	}
-	if intern {
-		s, _, err := d.unquoteInto(v)
-		return s, err
 	}
 	if len(v) >= 2 && v[0] == '"' && !hasEscapeOrInvalid(v[1:len(v)-1]) && v[len(v)-1] == '"' {
 		return string(v[1 : len(v)-1]), nil
@@ -503,21 +500,21 @@ func (d *Decoder) decodeBinary(b []byte, m *Message) error {
 		if err != nil {
 			return err
 		}
-		m.JoinRef, m.Ref, m.Topic, m.Event = d.intern(f[0]), string(f[1]), d.intern(f[2]), d.intern(f[3])
+		m.JoinRef, m.Ref, m.Topic, m.Event = string(f[0]), string(f[1]), d.intern(f[2]), d.intern(f[3])
 		m.Payload, m.Raw = rest, true
 	case kind == KindPush: // server form, no ref
 		f, _, rest, err := fields(b, 3, 0)
 		if err != nil {
 			return err
 		}
-		m.JoinRef, m.Topic, m.Event = d.intern(f[0]), d.intern(f[1]), d.intern(f[2])
+		m.JoinRef, m.Topic, m.Event = string(f[0]), d.intern(f[1]), d.intern(f[2])
 		m.Payload, m.Raw = rest, true
 	case kind == KindReply && d.Side == ClientSide:
 		f, _, rest, err := fields(b, 4, 0)
 		if err != nil {
 			return err
 		}
-		m.JoinRef, m.Ref, m.Topic, m.Status = d.intern(f[0]), string(f[1]), d.intern(f[2]), d.intern(f[3])
+		m.JoinRef, m.Ref, m.Topic, m.Status = string(f[0]), string(f[1]), d.intern(f[2]), d.intern(f[3])
 		m.Event, m.Payload, m.Data, m.Raw = EventReply, rest, rest, true
 	case kind == KindBroadcast && d.Side == ClientSide:
 		f, _, rest, err := fields(b, 2, 0)
@@ -531,7 +528,7 @@ func (d *Decoder) decodeBinary(b []byte, m *Message) error {
 		if err != nil {
 			return err
 		}
-		m.JoinRef, m.Ref, m.Topic = d.intern(f[0]), string(f[1]), d.intern(f[2])
+		m.JoinRef, m.Ref, m.Topic = string(f[0]), string(f[1]), d.intern(f[2])
 		return d.fillUserBroadcast(m, f[3], f[4], enc[0], rest)
 	case kind == KindUserBroadcast && d.Side == ClientSide:
 		f, enc, rest, err := fields(b, 3, 1)

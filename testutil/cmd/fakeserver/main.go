@@ -47,7 +47,8 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	var opts []testutil.ServerOption
+	// A long-running server keeps only the newest frames for its control API.
+	opts := []testutil.ServerOption{testutil.WithRecordLimit(100000)}
 	if *verbose {
 		opts = append(opts, testutil.WithServerLogger(slog.New(slog.NewTextHandler(os.Stderr, nil))))
 	}
