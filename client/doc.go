@@ -56,8 +56,15 @@
 //   - the reader and the writer of the open socket (package transport): one each, as gorilla
 //     websocket allows; the writer also sends the heartbeats;
 //   - for each subscription whose reader has fallen behind, one delivery goroutine that drains
-//     its pending queue into its channel and exits once the backlog is gone.
+//     its pending queue into its channel and exits once the backlog is gone;
+//   - while the WithAccessToken callback is being called outside a dial (before a rejoin, or
+//     ahead of a token's expiry), one goroutine for that call, so that the router never waits
+//     on user code. Calls are single-flight: there is never more than one.
 //
 // Timers (timeouts, rejoin and reconnect delays) are not goroutines while they wait; when one
 // fires, its function only posts work to the router.
+//
+// Frames are decoded where it is cheapest: text frames (JSON, whose validation is the costly
+// part) by the router, so that reading and decoding run in parallel; binary frames in the
+// reader.
 package client
