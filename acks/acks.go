@@ -166,19 +166,7 @@ func (t *Table[T]) Settle(ref string, v T, err error) bool {
 }
 
 // SettleAll settles and forgets every pending future with err.
-func (t *Table[T]) SettleAll(err error) {
-	t.mu.Lock()
-	entries := t.entries
-	t.entries = make(map[string]*entry[T])
-	t.mu.Unlock()
-	var zero T
-	for _, e := range entries {
-		if e.timer != nil {
-			e.timer.Stop()
-		}
-		e.settle(zero, err)
-	}
-}
+func (t *Table[T]) SettleAll(err error) { t.settleWhere(func(*entry[T]) bool { return true }, err) }
 
 // Retag changes the tag of the future under ref; it reports whether there is one.
 func (t *Table[T]) Retag(ref string, tag uint64) bool {
@@ -194,10 +182,15 @@ func (t *Table[T]) Retag(ref string, tag uint64) bool {
 // SettleTag settles and forgets every pending future tagged tag with err, and returns how many
 // there were.
 func (t *Table[T]) SettleTag(tag uint64, err error) int {
+	return t.settleWhere(func(e *entry[T]) bool { return e.tag == tag }, err)
+}
+
+// settleWhere settles and forgets the pending futures match selects, outside the lock.
+func (t *Table[T]) settleWhere(match func(*entry[T]) bool, err error) int {
 	t.mu.Lock()
 	var hit []*entry[T]
 	for ref, e := range t.entries {
-		if e.tag == tag {
+		if match(e) {
 			hit = append(hit, e)
 			delete(t.entries, ref)
 		}

@@ -142,91 +142,69 @@ func encodeV2Text(dst []byte, m *Message) ([]byte, error) {
 	return append(dst, ']'), err
 }
 
-// checkFields fails when a binary header field is longer than one length byte can say.
-func checkFields(fields ...string) error {
-	names := [...]string{"join_ref", "ref", "topic", "event", "metadata"}
-	for i, f := range fields {
-		if len(f) > maxField {
-			name := "field"
-			if i < len(names) {
-				name = names[i]
-			}
-			return invalidArg(fmt.Sprintf("%s is %d bytes; a binary frame allows at most %d", name, len(f), maxField))
+// hfield is a string field of a binary frame's header, named for error messages.
+type hfield struct{ name, val string }
+
+// appendHeader writes a binary frame's header: the kind, the one-byte length of each field,
+// the extra header bytes (the encoding of kinds 3 and 4), then the fields. A field over 255
+// bytes is an invalid argument; nothing is written then.
+func appendHeader(dst []byte, kind byte, extra []byte, fs ...hfield) ([]byte, error) {
+	for _, f := range fs {
+		if len(f.val) > maxField {
+			return dst, invalidArg(fmt.Sprintf("%s is %d bytes; a binary frame allows at most %d", f.name, len(f.val), maxField))
 		}
 	}
-	return nil
+	dst = append(dst, kind)
+	for _, f := range fs {
+		dst = append(dst, byte(len(f.val)))
+	}
+	dst = append(dst, extra...)
+	for _, f := range fs {
+		dst = append(dst, f.val...)
+	}
+	return dst, nil
 }
 
 func encodeBinary(dst []byte, side Side, m *Message) ([]byte, error) {
-	userBroadcast := m.Event == EventBroadcast && m.Payload == nil
-	if userBroadcast {
-		if err := checkFields(m.JoinRef, m.Ref, m.Topic, m.UserEvent, string(m.Meta)); err != nil {
-			return dst, err
-		}
+	var err error
+	if m.Event == EventBroadcast && m.Payload == nil { // a user broadcast: kind 3 or 4
 		if len(m.Meta) > 0 && !IsObject(m.Meta) {
 			return dst, invalidArg("broadcast metadata must be a JSON object")
 		}
-		enc := byte(1)
+		enc := []byte{1}
 		if m.Raw {
-			enc = 0
-		} else if m.Data != nil {
-			if checkJSON(m.Data) != nil {
-				return dst, invalidArg("broadcast payload is not valid JSON")
-			}
+			enc[0] = 0
+		} else if m.Data != nil && checkJSON(m.Data) != nil {
+			return dst, invalidArg("broadcast payload is not valid JSON")
 		}
+		topic, event, meta := hfield{"topic", m.Topic}, hfield{"event", m.UserEvent}, hfield{"metadata", string(m.Meta)}
 		if side == ClientSide {
-			dst = append(dst, KindUserBroadcastPush, byte(len(m.JoinRef)), byte(len(m.Ref)), byte(len(m.Topic)),
-				byte(len(m.UserEvent)), byte(len(m.Meta)), enc)
-			dst = append(dst, m.JoinRef...)
-			dst = append(dst, m.Ref...)
+			dst, err = appendHeader(dst, KindUserBroadcastPush, enc, hfield{"join_ref", m.JoinRef}, hfield{"ref", m.Ref}, topic, event, meta)
 		} else {
-			dst = append(dst, KindUserBroadcast, byte(len(m.Topic)), byte(len(m.UserEvent)), byte(len(m.Meta)), enc)
+			dst, err = appendHeader(dst, KindUserBroadcast, enc, topic, event, meta)
 		}
-		dst = append(dst, m.Topic...)
-		dst = append(dst, m.UserEvent...)
-		dst = append(dst, m.Meta...)
+		if err != nil {
+			return dst, err
+		}
 		return append(dst, m.Data...), nil
 	}
 	body := m.Payload
-	if side == ClientSide {
-		if err := checkFields(m.JoinRef, m.Ref, m.Topic, m.Event); err != nil {
-			return dst, err
-		}
-		dst = append(dst, KindPush, byte(len(m.JoinRef)), byte(len(m.Ref)), byte(len(m.Topic)), byte(len(m.Event)))
-		dst = append(dst, m.JoinRef...)
-		dst = append(dst, m.Ref...)
-		dst = append(dst, m.Topic...)
-		dst = append(dst, m.Event...)
-		return append(dst, body...), nil
-	}
+	joinRef, ref, topic, event := hfield{"join_ref", m.JoinRef}, hfield{"ref", m.Ref}, hfield{"topic", m.Topic}, hfield{"event", m.Event}
 	switch {
+	case side == ClientSide:
+		dst, err = appendHeader(dst, KindPush, nil, joinRef, ref, topic, event)
 	case m.Event == EventReply:
 		if body == nil {
 			body = m.Data
 		}
-		if err := checkFields(m.JoinRef, m.Ref, m.Topic, m.Status); err != nil {
-			return dst, err
-		}
-		dst = append(dst, KindReply, byte(len(m.JoinRef)), byte(len(m.Ref)), byte(len(m.Topic)), byte(len(m.Status)))
-		dst = append(dst, m.JoinRef...)
-		dst = append(dst, m.Ref...)
-		dst = append(dst, m.Topic...)
-		dst = append(dst, m.Status...)
+		dst, err = appendHeader(dst, KindReply, nil, joinRef, ref, topic, hfield{"status", m.Status})
 	case m.JoinRef != "":
-		if err := checkFields(m.JoinRef, m.Topic, m.Event); err != nil {
-			return dst, err
-		}
-		dst = append(dst, KindPush, byte(len(m.JoinRef)), byte(len(m.Topic)), byte(len(m.Event)))
-		dst = append(dst, m.JoinRef...)
-		dst = append(dst, m.Topic...)
-		dst = append(dst, m.Event...)
+		dst, err = appendHeader(dst, KindPush, nil, joinRef, topic, event)
 	default:
-		if err := checkFields(m.Topic, m.Event); err != nil {
-			return dst, err
-		}
-		dst = append(dst, KindBroadcast, byte(len(m.Topic)), byte(len(m.Event)))
-		dst = append(dst, m.Topic...)
-		dst = append(dst, m.Event...)
+		dst, err = appendHeader(dst, KindBroadcast, nil, topic, event)
+	}
+	if err != nil {
+		return dst, err
 	}
 	return append(dst, body...), nil
 }
