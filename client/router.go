@@ -459,7 +459,7 @@ func (r *router) handleFrame(binary bool, frame []byte) {
 func (r *router) handleMessage(m *transport.Message) {
 	ch := r.channels[m.Topic]
 	// Drop what belongs to an earlier join of this channel (PROTOCOL.md §9.3).
-	if ch != nil && m.JoinRef != "" && m.JoinRef != ch.joinRef && m.JoinRef != ch.leaveJoinRef() {
+	if ch != nil && m.JoinRef != "" && m.JoinRef != ch.joinRef {
 		r.c.log.Debug("realtime: dropped a message of an earlier join", "topic", m.Topic, "event", m.Event)
 		return
 	}
@@ -501,14 +501,6 @@ func (r *router) handleMessage(m *transport.Message) {
 	default:
 		r.c.log.Debug("realtime: unhandled event", "topic", m.Topic, "event", m.Event)
 	}
-}
-
-// leaveJoinRef is the join_ref replies to an in-flight leave carry; "" when none.
-func (ch *Channel) leaveJoinRef() string {
-	if ch.leaveRef == "" {
-		return ""
-	}
-	return ch.joinRef
 }
 
 // flushPushes sends the pushes buffered before the join, in order.

@@ -517,7 +517,6 @@ func (c *Conn) supervise() {
 	defer close(c.done)
 	ctx := c.ctx
 	attempt := 0
-	var cause error
 	for ctx.Err() == nil {
 		c.setState(StateConnecting, nil)
 		ws, err := c.dial(ctx)
@@ -525,11 +524,9 @@ func (c *Conn) supervise() {
 			if ctx.Err() != nil {
 				break
 			}
-			cause = err
 			c.setState(StateConnecting, err)
 		} else {
-			var healthy bool
-			healthy, cause = c.run(ctx, ws)
+			healthy, cause := c.run(ctx, ws)
 			if ctx.Err() != nil {
 				break
 			}
