@@ -441,3 +441,30 @@ func TestConnectionStateSubscription(t *testing.T) {
 		}
 	})
 }
+
+// Subscribe while a leave is in flight joins again once the leave has completed.
+func TestSubscribeDuringLeave(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer(t)
+		c := newClient(t, srv)
+		ch := subscribed(t, c, "room")
+		srv.DelayLeaves(time.Second)
+		left := make(chan error, 1)
+		go func() { left <- ch.Unsubscribe(t.Context()) }()
+		synctest.Wait()
+		if ch.State() != client.ChannelLeaving {
+			t.Fatalf("State = %v; want leaving", ch.State())
+		}
+		err := ch.Subscribe(t.Context())
+		if err != nil {
+			t.Fatalf("Subscribe during a leave = %v", err)
+		}
+		if e := <-left; e != nil {
+			t.Errorf("Unsubscribe = %v", e)
+		}
+		synctest.Wait()
+		if ch.State() != client.ChannelJoined {
+			t.Errorf("State = %v; want joined", ch.State())
+		}
+	})
+}

@@ -159,6 +159,10 @@ func (r *router) subscribe(ch *Channel, settle acks.Settle[struct{}]) {
 	case ChannelJoined:
 		settle(struct{}{}, nil)
 		return
+	case ChannelLeaving:
+		// A join now would race the leave's reply: join once the leave is done.
+		ch.waiters = append(ch.waiters, settle)
+		return
 	case ChannelJoining:
 		ch.waiters = append(ch.waiters, settle)
 		if !r.open || ch.joinRef != "" {
@@ -368,6 +372,10 @@ func (r *router) finishLeave(ch *Channel) {
 		s(struct{}{}, nil)
 	}
 	ch.leaveDone = nil
+	if ch.want { // subscribed again while leaving
+		ch.attempt = 0
+		r.join(ch)
+	}
 }
 
 // serverClosed handles a phx_close the user did not ask for: the channel is over on the

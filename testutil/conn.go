@@ -257,16 +257,10 @@ func (c *Conn) join(m *transport.Message) {
 	c.srv.mu.Lock()
 	delay := c.srv.joinDelay
 	c.srv.mu.Unlock()
-	if delay > 0 {
-		// The real server answers a join from the socket process, so nothing else on this
-		// socket is answered meanwhile; sleeping in the reader is faithful.
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-c.done:
-			t.Stop()
-			return
-		}
+	// The real server answers a join from the socket process, so nothing else on this socket
+	// is answered meanwhile; sleeping in the reader is faithful.
+	if !c.sleep(delay) {
+		return
 	}
 	cfg := parseJoin(m.Payload)
 	// The topic name, the faults of FailJoins, the token, the private read policy and replay
@@ -295,7 +289,28 @@ func (c *Conn) join(m *transport.Message) {
 	c.srv.afterJoinPostgres(ch)
 }
 
+// sleep waits d (a fault's delay) and reports false if the connection ended meanwhile.
+func (c *Conn) sleep(d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-c.done:
+		return false
+	}
+}
+
 func (c *Conn) leave(m *transport.Message) {
+	c.srv.mu.Lock()
+	delay := c.srv.leaveDelay
+	c.srv.mu.Unlock()
+	if !c.sleep(delay) {
+		return
+	}
 	c.mu.Lock()
 	ch := c.channels[m.Topic]
 	if ch != nil {

@@ -45,6 +45,7 @@ type Server struct {
 	hbOff      bool
 	refusals   []refusal
 	joinDelay  time.Duration
+	leaveDelay time.Duration
 	joinFails  map[string][]string // topic ("" = any) → reasons of the next failing joins
 	closed     bool
 
@@ -541,6 +542,13 @@ func (s *Server) DelayJoins(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.joinDelay = d
+}
+
+// DelayLeaves makes the server wait d before answering each leave.
+func (s *Server) DelayLeaves(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.leaveDelay = d
 }
 
 // FailJoins makes the next n joins of topic ("" for any topic) fail with the given reason,
