@@ -257,3 +257,37 @@ func TestJoinRateLimitBacksOff(t *testing.T) {
 		}
 	})
 }
+
+// Replay on a private channel delivers the stored broadcasts since the given time, marked as
+// replayed; the since time goes out in milliseconds.
+func TestReplay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer(t, testutil.WithJWTSecret(jwtSecret))
+		users := &signer{life: time.Hour}
+		writer := subscribed(t, newJWTClient(t, srv, client.WithAccessToken(users.fn)), "log", client.Private())
+		start := time.Now()
+		for i := range 3 {
+			time.Sleep(time.Second)
+			_ = writer.Broadcast(t.Context(), "entry", map[string]int{"n": i})
+		}
+		synctest.Wait()
+		reader, _ := newJWTClient(t, srv, client.WithAccessToken(users.fn)).Channel("log", client.Private(),
+			client.Replay(start.Add(1500*time.Millisecond), 10))
+		msgs := reader.OnBroadcast(t.Context(), "*")
+		if err := reader.Subscribe(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{`{"n":1}`, `{"n":2}`} {
+			m := recv(t, msgs)
+			if string(m.Payload) != want || !m.Replayed() {
+				t.Errorf("got %s (replayed %v); want %s replayed", m.Payload, m.Replayed(), want)
+			}
+		}
+		synctest.Wait()
+		none(t, msgs)
+		js := joins(srv, "realtime:log")
+		if !strings.Contains(string(js[len(js)-1].Payload), fmt.Sprintf(`"since":%d`, start.Add(1500*time.Millisecond).UnixMilli())) {
+			t.Errorf("join payload %s; want since in milliseconds", js[len(js)-1].Payload)
+		}
+	})
+}
