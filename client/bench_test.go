@@ -331,52 +331,17 @@ func BenchmarkEndToEnd(b *testing.B) {
 }
 
 // BenchmarkFanout delivers each broadcast to N subscriptions of one channel (N = 100, 1,000,
-// 10,000), each drained by its own goroutine, against a baseline that reads and scans each
-// frame once and does a plain loop of blocking sends to N buffered Go channels; ns/op is per
-// delivery, so a linear cost shows as a flat ns/op across N.
+// 10,000), each drained by its own goroutine, against baselines that read and scan each frame
+// once and do a plain loop of blocking sends to N buffered Go channels, of a []byte and of the
+// client.Broadcast value the SDK delivers; ns/op is per delivery, so a linear cost shows as a
+// flat ns/op across N.
 func BenchmarkFanout(b *testing.B) {
 	for _, listeners := range []int{100, 1000, 10000} {
 		b.Run(fmt.Sprintf("%d/chan-baseline", listeners), func(b *testing.B) {
-			frames := b.N/listeners + 1
-			fs := newFloodServer(b, func() ([][]byte, bool) { f, _ := floodFrames("text", frames); return f, false })
-			chans := make([]chan []byte, listeners)
-			var wg sync.WaitGroup
-			for i := range chans {
-				chans[i] = make(chan []byte, subscribe.DefaultBuffer)
-				wg.Go(func() {
-					for range chans[i] {
-					}
-				})
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			ws, _, err := websocket.DefaultDialer.Dial(fs.url()+"/websocket?apikey=k&vsn=2.0.0", nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			_ = ws.WriteMessage(websocket.TextMessage, []byte(`["1","1","`+benchTopic+`","phx_join",{"config":{}}]`))
-			for n := 0; n < frames; {
-				_, data, err := ws.ReadMessage()
-				if err != nil {
-					b.Fatal(err)
-				}
-				el := scanElements(data)
-				if string(el[3]) != `"broadcast"` {
-					continue
-				}
-				_, payload := scanBroadcast(el[4])
-				for _, c := range chans {
-					c <- payload
-				}
-				n++
-			}
-			b.StopTimer()
-			ws.Close()
-			for _, c := range chans {
-				close(c)
-			}
-			wg.Wait()
-			b.ReportMetric(float64(frames*listeners)/b.Elapsed().Seconds(), "deliveries/s")
+			chanFanout(b, listeners, func(payload []byte) []byte { return payload })
+		})
+		b.Run(fmt.Sprintf("%d/chan-baseline-value", listeners), func(b *testing.B) {
+			chanFanout(b, listeners, func(payload []byte) client.Broadcast { return client.Broadcast{Event: "msg", Payload: payload} })
 		})
 		b.Run(fmt.Sprintf("%d/sdk", listeners), func(b *testing.B) {
 			frames := b.N/listeners + 1
@@ -408,6 +373,54 @@ func BenchmarkFanout(b *testing.B) {
 			b.ReportMetric(float64(frames*listeners)/b.Elapsed().Seconds(), "deliveries/s")
 		})
 	}
+}
+
+// chanFanout is the fan-out baseline: one read and scan per frame, then a plain loop of
+// blocking sends of elem(payload) to listeners buffered channels, each drained by a goroutine.
+// With a []byte element it is the perf harness's fanout-chan (one small value per delivery);
+// with a client.Broadcast element it sends what the SDK's subscriptions carry.
+func chanFanout[T any](b *testing.B, listeners int, elem func([]byte) T) {
+	frames := b.N/listeners + 1
+	fs := newFloodServer(b, func() ([][]byte, bool) { f, _ := floodFrames("text", frames); return f, false })
+	chans := make([]chan T, listeners)
+	var wg sync.WaitGroup
+	for i := range chans {
+		chans[i] = make(chan T, subscribe.DefaultBuffer)
+		wg.Go(func() {
+			for range chans[i] {
+			}
+		})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	ws, _, err := websocket.DefaultDialer.Dial(fs.url()+"/websocket?apikey=k&vsn=2.0.0", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_ = ws.WriteMessage(websocket.TextMessage, []byte(`["1","1","`+benchTopic+`","phx_join",{"config":{}}]`))
+	for n := 0; n < frames; {
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			b.Fatal(err)
+		}
+		el := scanElements(data)
+		if string(el[3]) != `"broadcast"` {
+			continue
+		}
+		_, payload := scanBroadcast(el[4])
+		v := elem(payload)
+		for _, c := range chans {
+			c <- v
+		}
+		n++
+	}
+	b.StopTimer()
+	ws.Close()
+	for _, c := range chans {
+		close(c)
+	}
+	wg.Wait()
+	b.ReportMetric(float64(frames*listeners)/b.Elapsed().Seconds(), "deliveries/s")
 }
 
 // BenchmarkJoin1000 joins 1,000 channels on one connection of the fake server, against a raw
