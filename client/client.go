@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/go-supabase/realtime/acks"
 	"github.com/go-supabase/realtime/subscribe"
@@ -136,7 +135,7 @@ func New(projectURL, apiKey string, opts ...Option) (*Client, error) {
 		Version:    cfg.version,
 		Dialer:     cfg.dialer,
 		Heartbeat:  cfg.heartbeat,
-		Backoff:    c.reconnectDelay,
+		Backoff:    cfg.backoff,
 		SendBuffer: cfg.sendBuffer,
 		BeforeDial: c.tokens.beforeDial,
 		OnFrame:    c.onFrame,
@@ -387,16 +386,6 @@ func (c *Client) routerLoop() {
 		}
 		c.inbox.recycle(batch)
 	}
-}
-
-// reconnectDelay is the transport's backoff: the configured one, stretched after the server
-// signalled a rate limit.
-func (c *Client) reconnectDelay(attempt int) time.Duration {
-	d := c.cfg.backoff(attempt)
-	if p := c.r.penalty.Load(); p > 0 && time.Duration(p) > d {
-		return transport.Jitter(time.Duration(p), 0.3)
-	}
-	return d
 }
 
 // channelFor returns the registered channel of topic, or creates it with cfg.

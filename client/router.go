@@ -27,9 +27,9 @@ type router struct {
 	stopped    bool
 	refreshing bool // a token callback call is under way
 
-	// penalty is a floor for the reconnect delay (nanoseconds) after the server signalled a
-	// rate limit; read by the transport's supervisor.
-	penalty atomic.Int64
+	// penalty is a floor for rejoin delays after the server signalled a rate limit (the
+	// reconnect delay gets the same through transport.Conn.HoldOff).
+	penalty time.Duration
 	// lastConnErr is the last connection error, for Subscribe's error when ctx ends first.
 	lastConnErr atomic.Pointer[error]
 }
@@ -54,7 +54,7 @@ func (r *router) handleState(sc transport.StateChange) {
 	switch {
 	case r.open:
 		r.epoch = sc.Epoch
-		r.penalty.Store(0)
+		r.penalty = 0
 		for _, ch := range r.sortedChannels() {
 			if ch.want {
 				r.join(ch)
@@ -253,7 +253,8 @@ func joinError(topic, reason string) error {
 // together do not come back in a tight loop.
 func (r *router) penalize(reason string) {
 	if classifyReason(reason) == CodeRateLimited {
-		r.penalty.Store(int64(30 * time.Second))
+		r.penalty = transport.Jitter(30*time.Second, 0.3)
+		r.c.conn.HoldOff(r.penalty)
 	}
 }
 
@@ -292,8 +293,8 @@ func (r *router) scheduleRejoin(ch *Channel) {
 		return
 	}
 	delay := r.c.cfg.rejoinBackoff(ch.attempt)
-	if p := time.Duration(r.penalty.Load()); p > delay {
-		delay = transport.Jitter(p, 0.3)
+	if r.penalty > delay {
+		delay = r.penalty
 	}
 	ch.attempt++
 	ch.rejoinTimer = time.AfterFunc(delay, func() {

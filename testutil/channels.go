@@ -55,7 +55,6 @@ type joinConfig struct {
 	presenceEnabled  bool
 	postgres         []json.RawMessage
 	private          bool
-	accessToken      string
 }
 
 // flexBool reads the server's "flexible" booleans: true/false or case-insensitive strings.
@@ -73,19 +72,10 @@ func flexBool(raw json.RawMessage) bool {
 
 func parseJoin(payload []byte) joinConfig {
 	var p struct {
-		Config      json.RawMessage `json:"config"`
-		AccessToken json.RawMessage `json:"access_token"`
-		UserToken   json.RawMessage `json:"user_token"`
+		Config json.RawMessage `json:"config"`
 	}
 	_ = json.Unmarshal(payload, &p)
 	var cfg joinConfig
-	for _, raw := range []json.RawMessage{p.AccessToken, p.UserToken} {
-		var s string
-		if json.Unmarshal(raw, &s) == nil && s != "" {
-			cfg.accessToken = s
-			break
-		}
-	}
 	if len(p.Config) == 0 {
 		return cfg
 	}
@@ -127,24 +117,8 @@ func parseJoin(payload []byte) joinConfig {
 	return cfg
 }
 
-// echoBindings builds the join reply's postgres_changes list: each requested item as sent, plus
-// an integer id that is the same for identical items (the server uses Erlang's phash2; any
-// stable hash into 0..2^27-1 serves).
-func echoBindings(items []json.RawMessage) []map[string]any {
-	out := make([]map[string]any, 0, len(items))
-	for _, raw := range items {
-		var item map[string]any
-		d := json.NewDecoder(bytes.NewReader(raw))
-		d.UseNumber()
-		if d.Decode(&item) != nil || item == nil {
-			continue
-		}
-		item["id"] = bindingID(item)
-		out = append(out, item)
-	}
-	return out
-}
-
+// bindingID is the id of a postgres_changes binding: the same for identical items (the server
+// uses Erlang's phash2; any stable hash into 0..2^27-1 serves).
 func bindingID(item map[string]any) int64 {
 	keys := make([]string, 0, len(item))
 	for k := range item {

@@ -175,6 +175,8 @@ type Conn struct {
 	started   bool
 	closed    bool
 	wake      chan struct{} // capacity 1: the writer has frames
+	holdUntil time.Time     // no reconnect before this (HoldOff)
+	holdCh    chan struct{} // capacity 1: holdUntil moved
 	ctx       context.Context
 	cancel    context.CancelFunc
 	done      chan struct{} // closed when the supervisor has exited
@@ -221,6 +223,7 @@ func New(cfg Config) (*Conn, error) {
 		stateCh: make(chan struct{}),
 		roomCh:  make(chan struct{}),
 		wake:    make(chan struct{}, 1),
+		holdCh:  make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
 	if c.log == nil {
@@ -538,14 +541,45 @@ func (c *Conn) supervise() {
 		delay := c.cfg.Backoff(attempt)
 		attempt++
 		c.log.Debug("realtime: reconnecting", "in", delay.String(), "attempt", attempt)
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-		}
+		c.wait(ctx, time.Now().Add(delay))
 	}
 	c.setState(StateClosed, nil)
+}
+
+// wait waits until deadline, or later if HoldOff asks for it meanwhile, or until ctx ends.
+func (c *Conn) wait(ctx context.Context, deadline time.Time) {
+	for {
+		c.mu.Lock()
+		if c.holdUntil.After(deadline) {
+			deadline = c.holdUntil
+		}
+		c.mu.Unlock()
+		t := time.NewTimer(time.Until(deadline))
+		select {
+		case <-t.C:
+			return
+		case <-c.holdCh:
+			t.Stop()
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+	}
+}
+
+// HoldOff makes the next reconnect wait at least d from now, including a wait already under
+// way: the SDK calls it when the server signals a rate limit, which it may learn only after
+// the socket has dropped.
+func (c *Conn) HoldOff(d time.Duration) {
+	c.mu.Lock()
+	if until := time.Now().Add(d); until.After(c.holdUntil) {
+		c.holdUntil = until
+	}
+	c.mu.Unlock()
+	select {
+	case c.holdCh <- struct{}{}:
+	default:
+	}
 }
 
 // dial runs BeforeDial and opens one socket.

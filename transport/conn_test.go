@@ -584,3 +584,27 @@ func TestPeekPhoenix(t *testing.T) {
 		}
 	}
 }
+
+// HoldOff stretches a reconnect wait that is already under way.
+func TestHoldOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer(t)
+		c := newConn(t, srv, &recorder{}, nil) // backoff: 1 s
+		if err := c.Connect(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		srv.DropConnections()
+		synctest.Wait() // waiting 1 s to reconnect
+		c.HoldOff(10 * time.Second)
+		time.Sleep(9 * time.Second)
+		synctest.Wait()
+		if c.State() == transport.StateOpen {
+			t.Fatal("reconnected before the hold-off ended")
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if c.State() != transport.StateOpen || c.Epoch() != 2 {
+			t.Errorf("State = %v, epoch %d after the hold-off; want open on the second connection", c.State(), c.Epoch())
+		}
+	})
+}
