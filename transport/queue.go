@@ -1,0 +1,159 @@
+package transport
+
+import (
+	"context"
+)
+
+// frame is an encoded message waiting for the writer.
+type frame struct {
+	data   []byte
+	binary bool
+	// epoch, when non-zero, is the only connection the frame may be written on: frames of a
+	// channel joined on a connection that has gone are dropped rather than sent stale.
+	epoch uint64
+	// done, when non-nil, marks a Flush: it receives nil when every frame before it was
+	// written, or an error when the Conn closed first.
+	done chan error
+	// force queues the frame past MaxQueue instead of waiting (Post).
+	force bool
+}
+
+// Dropped returns how many frames the send buffer has dropped because it was full.
+func (c *Conn) Dropped() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dropped
+}
+
+func failFlushes(q []frame, err error) {
+	for _, f := range q {
+		if f.done != nil {
+			f.done <- err
+		}
+	}
+}
+
+// Send encodes m and queues it for the writer. While the socket is not open the frame waits in
+// the send buffer (the oldest is dropped when it is full, and counted); while it is open and
+// the writer is behind by MaxQueue frames, Send waits for room, bounded by ctx. ctx never
+// affects the socket. Send returns an error wrapping [ErrInvalidArgument] for a message the
+// protocol cannot carry (nothing is queued), and [ErrClosed] after Close.
+func (c *Conn) Send(ctx context.Context, m *Message) error { return c.SendOn(ctx, 0, m) }
+
+// SendOn is Send for a frame that is only valid on connection epoch (see [StateChange.Epoch]):
+// if that connection is gone when the writer reaches the frame, it is dropped instead of being
+// written stale on a newer connection. An epoch of 0 means any connection.
+func (c *Conn) SendOn(ctx context.Context, epoch uint64, m *Message) error {
+	data, binary, err := Encode(nil, c.cfg.Version, ClientSide, m)
+	if err != nil {
+		return err
+	}
+	return c.enqueue(ctx, frame{data: data, binary: binary, epoch: epoch})
+}
+
+// Post queues m like SendOn but never waits: while the socket is open the queue may grow past
+// MaxQueue. The SDK posts its own few frames with it (joins, leaves, a channel's flushed push
+// buffer), which must not wait behind a user's backlog.
+func (c *Conn) Post(epoch uint64, m *Message) error {
+	data, binary, err := Encode(nil, c.cfg.Version, ClientSide, m)
+	if err != nil {
+		return err
+	}
+	return c.enqueue(nil, frame{data: data, binary: binary, epoch: epoch, force: true})
+}
+
+// Flush waits until every frame queued before the call has been written to a socket, or ctx is
+// done, or the Conn closes.
+func (c *Conn) Flush(ctx context.Context) error {
+	done := make(chan error, 1)
+	if err := c.enqueue(ctx, frame{done: done}); err != nil {
+		return err
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *Conn) enqueue(ctx context.Context, f frame) error {
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return ErrClosed
+		}
+		if c.state != StateOpen {
+			if f.done == nil {
+				c.trimLocked(c.cfg.SendBuffer - 1)
+			}
+			c.queue = append(c.queue, f)
+			c.mu.Unlock()
+			return nil
+		}
+		if len(c.queue) < c.cfg.MaxQueue || f.done != nil || f.force {
+			c.queue = append(c.queue, f)
+			c.mu.Unlock()
+			select {
+			case c.wake <- struct{}{}:
+			default:
+			}
+			return nil
+		}
+		room := c.roomCh
+		c.mu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// trimLocked drops the oldest data frames until at most n remain, counting and reporting the
+// loss once per overflow episode.
+func (c *Conn) trimLocked(n int) {
+	data := 0
+	for _, f := range c.queue {
+		if f.done == nil {
+			data++
+		}
+	}
+	for data > n {
+		for i, f := range c.queue {
+			if f.done == nil {
+				c.queue = append(c.queue[:i], c.queue[i+1:]...)
+				break
+			}
+		}
+		data--
+		c.dropped++
+		if !c.dropping {
+			c.dropping = true
+			c.log.Warn("realtime: send buffer full while disconnected; dropping the oldest frames",
+				"buffer", c.cfg.SendBuffer, "dropped_total", c.dropped)
+		}
+	}
+}
+
+// pop takes the next frame for the writer.
+func (c *Conn) pop() (frame, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.queue) == 0 {
+		if c.dropping {
+			c.dropping = false
+			c.log.Info("realtime: send buffer flushed", "dropped_total", c.dropped)
+		}
+		return frame{}, false
+	}
+	f := c.queue[0]
+	c.queue[0] = frame{}
+	c.queue = c.queue[1:]
+	if len(c.queue) == c.cfg.MaxQueue-1 {
+		close(c.roomCh)
+		c.roomCh = make(chan struct{})
+	}
+	return f, true
+}

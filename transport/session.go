@@ -1,0 +1,234 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// session is the state of one open socket.
+type session struct {
+	ws    *websocket.Conn
+	epoch uint64
+	stop  chan struct{} // closed to stop the writer
+
+	framesRead atomic.Uint64 // frames the reader has taken off the socket
+	inHandler  atomic.Bool   // the reader is handing a message on (so it is not idle)
+	healthy    atomic.Bool   // a heartbeat was answered on this socket
+
+	hbMu     sync.Mutex
+	hbRef    string // the unanswered heartbeat, or ""
+	hbFrames uint64 // framesRead when it was sent
+}
+
+// run serves one open socket until it fails or ctx ends. It returns whether the socket was
+// healthy (a heartbeat was answered), which resets the backoff, and the cause of its end.
+func (c *Conn) run(ctx context.Context, ws *websocket.Conn) (bool, error) {
+	s := &session{ws: ws, stop: make(chan struct{})}
+	c.setState(StateOpen, nil)
+	s.epoch = c.Epoch()
+
+	errc := make(chan error, 2)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); errc <- c.readLoop(s) }()
+	go func() { defer wg.Done(); errc <- c.writeLoop(s) }()
+
+	var cause error
+	select {
+	case cause = <-errc:
+	case <-ctx.Done():
+	}
+	switch {
+	case ctx.Err() != nil: // Close
+		c.setState(StateClosing, nil)
+		c.closeFrame(ws, websocket.CloseNormalClosure, "")
+	case errors.Is(cause, ErrHeartbeatTimeout):
+		c.setState(StateClosing, cause)
+		c.closeFrame(ws, websocket.CloseNormalClosure, "heartbeat timeout")
+	}
+	close(s.stop)
+	ws.Close()
+	wg.Wait()
+	return s.healthy.Load(), cause
+}
+
+func (c *Conn) closeFrame(ws *websocket.Conn, code int, reason string) {
+	_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+}
+
+// readLoop reads, decodes and hands on frames until the socket fails.
+func (c *Conn) readLoop(s *session) error {
+	dec := Decoder{Version: c.cfg.Version, Side: ClientSide}
+	var m Message
+	var scratch []byte
+	for {
+		mt, r, err := s.ws.NextReader()
+		if err != nil {
+			return readError(err)
+		}
+		data, err := readFrame(r, &scratch)
+		if err != nil {
+			return readError(err)
+		}
+		s.framesRead.Add(1)
+		binary := mt == websocket.BinaryMessage
+		if c.cfg.OnFrame != nil && (binary || !peekPhoenix(c.cfg.Version, data)) {
+			s.inHandler.Store(true)
+			c.cfg.OnFrame(binary, data)
+			s.inHandler.Store(false)
+			continue
+		}
+		if err := dec.Decode(binary, data, &m); err != nil {
+			c.log.Warn("realtime: dropped a malformed frame", "error", err.Error(), "bytes", len(data),
+				"binary", mt == websocket.BinaryMessage)
+			continue
+		}
+		if m.Topic == TopicPhoenix && m.Event == EventReply {
+			s.hbMu.Lock()
+			if m.Ref == s.hbRef {
+				s.hbRef = ""
+				s.healthy.Store(true)
+			}
+			s.hbMu.Unlock()
+			continue
+		}
+		switch {
+		case c.cfg.OnFrame != nil:
+			s.inHandler.Store(true)
+			c.cfg.OnFrame(binary, data)
+			s.inHandler.Store(false)
+		case c.cfg.OnMessage != nil:
+			s.inHandler.Store(true)
+			c.cfg.OnMessage(&m)
+			s.inHandler.Store(false)
+		}
+	}
+}
+
+// readFrame reads one message into scratch and returns an exactly sized copy, so that what the
+// decoder hands on never pins a larger buffer.
+func readFrame(r io.Reader, scratch *[]byte) ([]byte, error) {
+	b := (*scratch)[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if cap(b) <= 1<<20 {
+		*scratch = b
+	} else {
+		*scratch = nil // do not keep a huge buffer after a huge frame
+	}
+	return bytes.Clone(b), nil
+}
+
+// readError turns a read failure into the cause reported to the user.
+func readError(err error) error {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		if ce.Code == websocket.CloseAbnormalClosure {
+			return fmt.Errorf("realtime: connection lost: %w", io.ErrUnexpectedEOF)
+		}
+		return &CloseError{Code: ce.Code, Reason: ce.Text}
+	}
+	if errors.Is(err, websocket.ErrReadLimit) {
+		return &CloseError{Code: websocket.CloseMessageTooBig, Reason: "frame larger than the read limit"}
+	}
+	return fmt.Errorf("realtime: connection lost: %w", err)
+}
+
+// writeLoop writes queued frames and heartbeats until the socket fails or stop is closed.
+func (c *Conn) writeLoop(s *session) error {
+	var tick <-chan time.Time
+	if c.cfg.Heartbeat > 0 {
+		t := time.NewTicker(c.cfg.Heartbeat)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		// Frames queued before the socket opened are flushed first.
+		for {
+			select {
+			case <-tick:
+				if err := c.heartbeat(s); err != nil {
+					return err
+				}
+			default:
+			}
+			f, ok := c.pop()
+			if !ok {
+				break
+			}
+			if f.done != nil {
+				f.done <- nil
+				continue
+			}
+			if f.epoch != 0 && f.epoch != s.epoch {
+				c.log.Debug("realtime: dropped a frame of an earlier connection", "epoch", f.epoch)
+				continue
+			}
+			if err := c.write(s, f.binary, f.data); err != nil {
+				return err
+			}
+		}
+		select {
+		case <-s.stop:
+			return nil
+		case <-tick:
+			if err := c.heartbeat(s); err != nil {
+				return err
+			}
+		case <-c.wake:
+		}
+	}
+}
+
+func (c *Conn) write(s *session, binary bool, data []byte) error {
+	mt := websocket.TextMessage
+	if binary {
+		mt = websocket.BinaryMessage
+	}
+	_ = s.ws.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
+	if err := s.ws.WriteMessage(mt, data); err != nil {
+		return fmt.Errorf("realtime: connection lost: write: %w", err)
+	}
+	return nil
+}
+
+// heartbeat sends the next heartbeat, or fails with ErrHeartbeatTimeout when the previous one
+// is unanswered and nothing at all has arrived since it was sent. A reader that is busy handing
+// messages on, or that has read anything, proves the server alive: a backlog on our side never
+// counts as a dead server.
+func (c *Conn) heartbeat(s *session) error {
+	read := s.framesRead.Load()
+	s.hbMu.Lock()
+	if s.hbRef != "" && read == s.hbFrames && !s.inHandler.Load() {
+		s.hbMu.Unlock()
+		return ErrHeartbeatTimeout
+	}
+	ref := c.MakeRef()
+	s.hbRef, s.hbFrames = ref, read
+	s.hbMu.Unlock()
+	m := Message{Ref: ref, Topic: TopicPhoenix, Event: EventHeartbeat}
+	data, binary, err := Encode(nil, c.cfg.Version, ClientSide, &m)
+	if err != nil {
+		return err
+	}
+	return c.write(s, binary, data)
+}
