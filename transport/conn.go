@@ -58,10 +58,11 @@ const (
 	DefaultSendBuffer   = 100
 	DefaultDialTimeout  = 30 * time.Second // the server answers a refused upgrade after ~2 s
 	DefaultWriteTimeout = 10 * time.Second
-	// DefaultMaxQueue bounds the frames waiting for the writer while the socket is open; Send
-	// then waits, bounded by its ctx, for room.
-	DefaultMaxQueue = 4096
 )
+
+// defaultMaxQueue bounds the frames waiting for the writer while the socket is open (or the
+// send buffer's size, if larger); Send then waits, bounded by its ctx, for room.
+const defaultMaxQueue = 4096
 
 // Config configures a [Conn]. Only URL is required.
 type Config struct {
@@ -85,8 +86,6 @@ type Config struct {
 	// SendBuffer is the number of frames kept while the socket is not open; when it is full the
 	// oldest is dropped, counted and logged. Default 100.
 	SendBuffer int
-	// MaxQueue bounds the frames waiting for the writer while the socket is open. Default 4096.
-	MaxQueue int
 	// DialTimeout bounds one dial, upgrade included. Default 30 s.
 	DialTimeout time.Duration
 	// WriteTimeout bounds one frame write. Default 10 s.
@@ -132,6 +131,7 @@ type Conn struct {
 	lastErr   error         // the last cause reported
 	epoch     uint64
 	queue     []frame
+	maxQueue  int           // the open queue's bound: defaultMaxQueue, or SendBuffer if larger
 	roomCh    chan struct{} // closed and replaced when a full open queue shrinks
 	dropped   uint64
 	dropping  bool // an overflow episode is under way (logged once)
@@ -166,10 +166,6 @@ func New(cfg Config) (*Conn, error) {
 	if cfg.SendBuffer <= 0 {
 		cfg.SendBuffer = DefaultSendBuffer
 	}
-	if cfg.MaxQueue <= 0 {
-		cfg.MaxQueue = DefaultMaxQueue
-	}
-	cfg.MaxQueue = max(cfg.MaxQueue, cfg.SendBuffer)
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = DefaultDialTimeout
 	}
@@ -181,13 +177,14 @@ func New(cfg Config) (*Conn, error) {
 	}
 	cfg.Header = cfg.Header.Clone()
 	c := &Conn{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		stateCh: make(chan struct{}),
-		roomCh:  make(chan struct{}),
-		wake:    make(chan struct{}, 1),
-		holdCh:  make(chan struct{}, 1),
-		done:    make(chan struct{}),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		maxQueue: max(defaultMaxQueue, cfg.SendBuffer),
+		stateCh:  make(chan struct{}),
+		roomCh:   make(chan struct{}),
+		wake:     make(chan struct{}, 1),
+		holdCh:   make(chan struct{}, 1),
+		done:     make(chan struct{}),
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)

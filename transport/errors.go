@@ -16,8 +16,6 @@ var (
 	ErrClosed = errors.New("realtime: connection closed")
 	// ErrHeartbeatTimeout is the cause of a reconnect after a heartbeat went unanswered.
 	ErrHeartbeatTimeout = errors.New("realtime: heartbeat timeout")
-	// ErrNotConnected is returned by sends that need an open socket while there is none.
-	ErrNotConnected = errors.New("realtime: not connected")
 )
 
 func invalidArg(msg string) error { return fmt.Errorf("%w: %s", ErrInvalidArgument, msg) }

@@ -14,7 +14,7 @@ type frame struct {
 	// done, when non-nil, marks a Flush: it receives nil when every frame before it was
 	// written, or an error when the Conn closed first.
 	done chan error
-	// force queues the frame past MaxQueue instead of waiting (Post).
+	// force queues the frame past maxQueue instead of waiting (Post).
 	force bool
 }
 
@@ -35,8 +35,8 @@ func failFlushes(q []frame, err error) {
 
 // Send encodes m and queues it for the writer. While the socket is not open the frame waits in
 // the send buffer (the oldest is dropped when it is full, and counted); while it is open and
-// the writer is behind by MaxQueue frames, Send waits for room, bounded by ctx. ctx never
-// affects the socket. Send returns an error wrapping [ErrInvalidArgument] for a message the
+// the writer is behind by 4096 frames (or SendBuffer, if larger), Send waits for room, bounded
+// by ctx. ctx never affects the socket. Send returns an error wrapping [ErrInvalidArgument] for a message the
 // protocol cannot carry (nothing is queued), and [ErrClosed] after Close.
 func (c *Conn) Send(ctx context.Context, m *Message) error { return c.SendOn(ctx, 0, m) }
 
@@ -52,7 +52,7 @@ func (c *Conn) SendOn(ctx context.Context, epoch uint64, m *Message) error {
 }
 
 // Post queues m like SendOn but never waits: while the socket is open the queue may grow past
-// MaxQueue. The SDK posts its own few frames with it (joins, leaves, a channel's flushed push
+// the bound Send waits at. The SDK posts its own few frames with it (joins, leaves, a channel's flushed push
 // buffer), which must not wait behind a user's backlog.
 func (c *Conn) Post(epoch uint64, m *Message) error {
 	data, binary, err := Encode(nil, c.cfg.Version, ClientSide, m)
@@ -92,7 +92,7 @@ func (c *Conn) enqueue(ctx context.Context, f frame) error {
 			c.mu.Unlock()
 			return nil
 		}
-		if len(c.queue) < c.cfg.MaxQueue || f.done != nil || f.force {
+		if len(c.queue) < c.maxQueue || f.done != nil || f.force {
 			c.queue = append(c.queue, f)
 			c.mu.Unlock()
 			select {
@@ -151,7 +151,7 @@ func (c *Conn) pop() (frame, bool) {
 	f := c.queue[0]
 	c.queue[0] = frame{}
 	c.queue = c.queue[1:]
-	if len(c.queue) == c.cfg.MaxQueue-1 {
+	if len(c.queue) == c.maxQueue-1 {
 		close(c.roomCh)
 		c.roomCh = make(chan struct{})
 	}
