@@ -125,25 +125,26 @@ type Conn struct {
 
 	ref atomic.Uint64
 
-	mu        sync.Mutex
-	state     State
-	stateCh   chan struct{} // closed and replaced at every state change
-	lastErr   error         // the last cause reported
-	epoch     uint64
-	queue     []frame
-	maxQueue  int           // the open queue's bound: defaultMaxQueue, or SendBuffer if larger
-	roomCh    chan struct{} // closed and replaced when a full open queue shrinks
-	dropped   uint64
-	dropping  bool // an overflow episode is under way (logged once)
-	started   bool
-	closed    bool
-	wake      chan struct{} // capacity 1: the writer has frames
-	holdUntil time.Time     // no reconnect before this (HoldOff)
-	holdCh    chan struct{} // capacity 1: holdUntil moved
-	ctx       context.Context
-	cancel    context.CancelFunc
-	done      chan struct{} // closed when the supervisor has exited
-	closeOnce sync.Once
+	mu         sync.Mutex
+	state      State
+	stateCh    chan struct{} // closed and replaced at every state change
+	lastErr    error         // the last cause reported
+	epoch      uint64
+	queue      []frame
+	maxQueue   int           // the open queue's bound: defaultMaxQueue, or SendBuffer if larger
+	roomCh     chan struct{} // closed and replaced to wake the Sends waiting for room (roomLocked)
+	roomWanted bool          // a Send waits on roomCh
+	dropped    uint64
+	dropping   bool // an overflow episode is under way (logged once)
+	started    bool
+	closed     bool
+	wake       chan struct{} // capacity 1: the writer has frames
+	holdUntil  time.Time     // no reconnect before this (HoldOff)
+	holdCh     chan struct{} // capacity 1: holdUntil moved
+	ctx        context.Context
+	cancel     context.CancelFunc
+	done       chan struct{} // closed when the supervisor has exited
+	closeOnce  sync.Once
 }
 
 // New returns a Conn for cfg without doing any I/O.
@@ -289,8 +290,7 @@ func (c *Conn) Close() error {
 		c.started = true // no Start after Close
 		queue := c.queue
 		c.queue = nil
-		close(c.roomCh)
-		c.roomCh = make(chan struct{})
+		c.roomLocked() // waiters see closed
 		c.mu.Unlock()
 		failFlushes(queue, ErrClosed)
 		c.cancel()
@@ -320,6 +320,7 @@ func (c *Conn) setState(to State, cause error) {
 	}
 	if to != StateOpen && from == StateOpen {
 		c.trimLocked(c.cfg.SendBuffer) // the open queue may hold more than the buffer allows
+		c.roomLocked()                 // waiters go to the send buffer now
 	}
 	epoch := c.epoch
 	close(c.stateCh)

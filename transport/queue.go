@@ -36,7 +36,8 @@ func failFlushes(q []frame, err error) {
 // Send encodes m and queues it for the writer. While the socket is not open the frame waits in
 // the send buffer (the oldest is dropped when it is full, and counted); while it is open and
 // the writer is behind by 4096 frames (or SendBuffer, if larger), Send waits for room, bounded
-// by ctx. ctx never affects the socket. Send returns an error wrapping [ErrInvalidArgument] for a message the
+// by ctx, or until the socket leaves Open, when the frame goes to the send buffer. ctx never
+// affects the socket. Send returns an error wrapping [ErrInvalidArgument] for a message the
 // protocol cannot carry (nothing is queued), and [ErrClosed] after Close.
 func (c *Conn) Send(ctx context.Context, m *Message) error { return c.SendOn(ctx, 0, m) }
 
@@ -101,10 +102,11 @@ func (c *Conn) enqueue(ctx context.Context, f frame) error {
 			}
 			return nil
 		}
+		c.roomWanted = true
 		room := c.roomCh
 		c.mu.Unlock()
 		select {
-		case <-room:
+		case <-room: // the queue shrank or the socket left Open: look again
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -129,6 +131,7 @@ func (c *Conn) trimLocked(n int) {
 		}
 		data--
 		c.dropped++
+		c.roomLocked()
 		if !c.dropping {
 			c.dropping = true
 			c.log.Warn("realtime: send buffer full while disconnected; dropping the oldest frames",
@@ -151,9 +154,20 @@ func (c *Conn) pop() (frame, bool) {
 	f := c.queue[0]
 	c.queue[0] = frame{}
 	c.queue = c.queue[1:]
-	if len(c.queue) == c.maxQueue-1 {
-		close(c.roomCh)
-		c.roomCh = make(chan struct{})
+	if len(c.queue) < c.maxQueue {
+		c.roomLocked()
 	}
 	return f, true
+}
+
+// roomLocked wakes the Sends waiting for room in the open queue, if there are any. It is
+// called on every shrink of the queue and when the socket leaves Open, so that a waiter never
+// outlives the condition it waits on: woken, it takes the room, waits again, or, if the
+// socket is no longer open, puts its frame in the send buffer.
+func (c *Conn) roomLocked() {
+	if c.roomWanted {
+		close(c.roomCh)
+		c.roomCh = make(chan struct{})
+		c.roomWanted = false
+	}
 }
