@@ -113,16 +113,49 @@ func (c *Conn) readLoop(s *session) error {
 	}
 }
 
-// readFrame reads one message into scratch and returns an exactly sized copy, so that what the
-// decoder hands on never pins a larger buffer.
+// scratchSize is the size of the reader's reused buffer. Frames that fit in it cost one
+// exactly sized copy; larger ones are read into buffers of their own.
+const scratchSize = 64 << 10
+
+// readFrame reads one message and returns it in an exactly sized buffer, so that what the
+// decoder hands on never pins a larger one. The length of a message is not known before it is
+// read: a frame that fits in scratch (allocated on first use, then reused) is copied out of it;
+// a larger one is read on into chunks, each as large as the frame so far, which are joined
+// once. Reading a large frame allocates two to three times its size in all.
 func readFrame(r io.Reader, scratch *[]byte) ([]byte, error) {
-	b := (*scratch)[:0]
+	if *scratch == nil {
+		*scratch = make([]byte, scratchSize)
+	}
+	buf := *scratch
+	n, err := readFull(r, buf)
+	if err == io.EOF {
+		return bytes.Clone(buf[:n]), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	chunks := [][]byte{buf}
+	total := n
+	// A chunk is allocated only once a byte for it has arrived: a frame that fills its chunks
+	// exactly costs no spare one.
+	next := make([]byte, 1)
 	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
+		k, err := readFull(r, next)
+		if k == 0 {
+			if err == io.EOF {
+				break
+			}
+			return nil, err
 		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
+		chunk := make([]byte, total)
+		chunk[0] = next[0]
+		n := 1
+		if err == nil {
+			n, err = readFull(r, chunk[1:])
+			n++
+		}
+		chunks = append(chunks, chunk[:n])
+		total += n
 		if err == io.EOF {
 			break
 		}
@@ -130,12 +163,25 @@ func readFrame(r io.Reader, scratch *[]byte) ([]byte, error) {
 			return nil, err
 		}
 	}
-	if cap(b) <= 1<<20 {
-		*scratch = b
-	} else {
-		*scratch = nil // do not keep a huge buffer after a huge frame
+	out := make([]byte, 0, total)
+	for _, c := range chunks {
+		out = append(out, c...)
 	}
-	return bytes.Clone(b), nil
+	return out, nil
+}
+
+// readFull reads into b until b is full (nil error), the message ends (io.EOF, with the bytes
+// read before it) or reading fails.
+func readFull(r io.Reader, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		k, err := r.Read(b[n:])
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // readError turns a read failure into the cause reported to the user.
