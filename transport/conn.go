@@ -58,6 +58,9 @@ const (
 	DefaultSendBuffer   = 100
 	DefaultDialTimeout  = 30 * time.Second // the server answers a refused upgrade after ~2 s
 	DefaultWriteTimeout = 10 * time.Second
+	// DefaultReadLimit is the largest frame a Conn accepts from the server: 64 MiB, well above
+	// the 5 MB the server accepts from a client.
+	DefaultReadLimit = 64 << 20
 )
 
 // defaultMaxQueue bounds the frames waiting for the writer while the socket is open (or the
@@ -108,8 +111,9 @@ type Config struct {
 	OnState func(StateChange)
 	// Logger receives the connection's log lines. Default: none.
 	Logger *slog.Logger
-	// ReadLimit is the largest frame accepted from the server, in bytes. Default 64 MiB (the
-	// server's own limit is 5 MB).
+	// ReadLimit is the largest frame accepted from the server, in bytes. A larger frame closes
+	// the socket with code 1009 (message too big), reported as a [*CloseError], and the Conn
+	// reconnects. Default [DefaultReadLimit], 64 MiB; zero or negative means the default.
 	ReadLimit int64
 }
 
@@ -174,7 +178,7 @@ func New(cfg Config) (*Conn, error) {
 		cfg.WriteTimeout = DefaultWriteTimeout
 	}
 	if cfg.ReadLimit <= 0 {
-		cfg.ReadLimit = 64 << 20
+		cfg.ReadLimit = DefaultReadLimit
 	}
 	cfg.Header = cfg.Header.Clone()
 	c := &Conn{

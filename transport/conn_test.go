@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -605,6 +606,34 @@ func TestHoldOff(t *testing.T) {
 		synctest.Wait()
 		if c.State() != transport.StateOpen || c.Epoch() != 2 {
 			t.Errorf("State = %v, epoch %d after the hold-off; want open on the second connection", c.State(), c.Epoch())
+		}
+	})
+}
+
+// A frame over ReadLimit closes the socket with 1009 and the Conn reconnects.
+func TestReadLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer(t)
+		rec := &recorder{}
+		c := newConn(t, srv, rec, func(cfg *transport.Config) { cfg.ReadLimit = 1024 })
+		if err := c.Connect(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		sc := srv.Conns()[0]
+		sc.PushRaw(false, []byte(`[null,null,"realtime:x","small",{}]`))
+		sc.PushRaw(false, []byte(`[null,null,"realtime:x","large",{"pad":"`+strings.Repeat("x", 1024)+`"}]`))
+		synctest.Wait()
+		var ce *transport.CloseError
+		if cause := rec.lastCause(); !errors.As(cause, &ce) || ce.Code != websocket.CloseMessageTooBig {
+			t.Errorf("cause = %v; want a CloseError with code 1009", cause)
+		}
+		if diff := cmp.Diff([]string{"small"}, rec.events()); diff != "" {
+			t.Errorf("delivered events (-want +got):\n%s", diff)
+		}
+		time.Sleep(time.Second + time.Millisecond)
+		synctest.Wait()
+		if c.State() != transport.StateOpen || c.Epoch() != 2 {
+			t.Errorf("State = %v, epoch %d after the backoff; want open on the second connection", c.State(), c.Epoch())
 		}
 	})
 }
