@@ -3,7 +3,7 @@ GO      ?= go
 INTEROP := testutil/interop
 FUZZTIME ?= 10s
 
-.PHONY: test fmt vet unit interop interop-deps bench fuzz
+.PHONY: test fmt vet unit pgvalues interop interop-deps bench fuzz
 
 ## test: gofmt check, go vet, race-enabled unit/integration tests and examples, interop suite
 test: fmt vet unit interop
@@ -16,8 +16,14 @@ vet:
 	$(GO) vet ./...
 	$(GO) vet -tags interop ./$(INTEROP)/
 
+## unit: every package's tests, including the checks of Postgres values against a throwaway
+## PostgreSQL 15 cluster (they fail without its server binaries: apt-get install postgresql-15)
 unit:
 	$(GO) test -race -count=1 ./...
+
+## pgvalues: only the checks against PostgreSQL
+pgvalues:
+	$(GO) test -count=1 -run '^TestPostgresValues' ./pgchanges/ ./testutil/
 
 ## interop: realtime-js (from npm) against the fake server; installs the npm packages if missing
 interop: interop-deps

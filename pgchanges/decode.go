@@ -538,8 +538,9 @@ func setSlice(v reflect.Value, k kind, typ string, raw []byte) error {
 	for i, item := range items {
 		ev := s.Index(i)
 		var err error
-		if item[0] == '[' && k == kindArray && ek != kindJSON && (ecls == classSlice || ecls == classPointer && elemType.Elem().Kind() == reflect.Slice) {
-			err = setValue(ev, ecls, k, typ, item) // a further dimension
+		if item[0] == '[' && k == kindArray && ek != kindJSON && (ecls == classSlice || ecls == classAny ||
+			ecls == classPointer && elemType.Elem().Kind() == reflect.Slice) {
+			err = setValue(ev, ecls, k, typ, item) // a further dimension ([]any for an any element)
 		} else {
 			err = setValue(ev, ecls, ek, elem, item)
 		}

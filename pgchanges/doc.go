@@ -59,7 +59,7 @@
 //	| interval, bit, varbit, xml, tsvector,      |                          |                                   |
 //	| tsquery, geometric types                   |                          |                                   |
 //	| date                                       | "2026-08-21"             | time.Time, midnight UTC           |
-//	| time, timetz                               | "10:15:30.5", "…+02:00"  | TimeOfDay                         |
+//	| time, timetz                               | "10:15:30.5", "…+02"     | TimeOfDay                         |
 //	| timestamp                                  | "2026-08-21T10:15:30.1"  | time.Time, read as UTC            |
 //	| timestamptz                                | "…T10:15:30.1+02:00"     | time.Time, converted to UTC       |
 //	| date, timestamp, timestamptz infinities    | "infinity", "-infinity"  | string, unchanged                 |
@@ -71,8 +71,24 @@
 //
 // A json or jsonb string stays a string (realtime-js re-parses it; this package does not). An
 // array may also arrive as a PostgreSQL literal string ("{1,2,NULL}"); its elements are then
-// converted from their text form. Dates and times before year 1 are read with PostgreSQL's
-// " BC" suffix.
+// converted from their text form. Dates and times cover PostgreSQL's whole range: years up to
+// 5874897 for dates and 294276 for timestamps, and years before 1 with its " BC" suffix
+// ("0044-03-15 BC" is time.Date(-43, 3, 15, …)).
+//
+// These conversions are checked against a real PostgreSQL 15, in a UTC and a non-UTC session.
+// What to_jsonb loses cannot be recovered, and some types arrive under names this package does
+// not know:
+//
+//   - float4 and float8 values are written as jsonb numbers, which have no negative zero: -0
+//     arrives as 0. (Large and small floats arrive in plain decimal notation, which Convert reads
+//     back to the same float64.)
+//   - A column of a domain type has the domain's own name in columns[].type, so its values are
+//     converted as an unknown type: json.Number for a domain over a number type, a string for
+//     one over a date, time or text type. Decode into a field of the base type's Go type gets
+//     the exact value: an int64 from a domain over int8, a [Numeric], json.Number or string (the
+//     decimal text) from one over numeric, a time.Time from one over timestamptz.
+//   - An array's lower bounds are dropped ('[0:2]={7,8,9}' arrives as [7, 8, 9]), a jsonb
+//     'null' arrives as null like SQL NULL, and char(n) values keep their padding.
 //
 // [Change.Value] and [Change.Values] apply Convert to a record's columns.
 //
@@ -91,7 +107,8 @@
 //   - time.Time from date, timestamp (read as UTC) and timestamptz (in UTC);
 //   - []byte from bytea hex (encoding/json would expect base64); from json/jsonb, the JSON text;
 //   - slices from arrays, any dimension ([]int64, []string, [][]int32, []*string for arrays
-//     with NULLs, []time.Time, …), from a JSON array or a PostgreSQL array literal;
+//     with NULLs, []time.Time, []any with nested []any, …), from a JSON array or a PostgreSQL
+//     array literal;
 //   - json.RawMessage, map[string]any and other types from json/jsonb, by encoding/json;
 //   - any (interface{}) fields get the [Convert] value;
 //   - [Range] and [TimeOfDay] from ranges and times; any type with an UnmarshalJSON or

@@ -26,8 +26,8 @@ func parseTimestamp[T text](s T) (t time.Time, zone bool, ok bool) {
 	if bc {
 		s = s[:len(s)-3]
 	}
-	y := 4 // years have at least four digits and, in PostgreSQL, at most six
-	for y < len(s) && y < 6 && isDigit(s[y]) {
+	y := 4 // years have at least four digits and at most seven (dates reach 5874897, timestamps 294276)
+	for y < len(s) && y < 7 && isDigit(s[y]) {
 		y++
 	}
 	if len(s) < y+6 || s[y] != '-' || s[y+3] != '-' {
@@ -202,7 +202,8 @@ func parseTimeOfDay(s string) (TimeOfDay, error) {
 	return tod, nil
 }
 
-// String formats t as PostgreSQL's JSON does: "10:15:30", "10:15:30.5", "10:15:30+02:00".
+// String formats t as PostgreSQL writes it: "10:15:30", "10:15:30.5", "10:15:30+02",
+// "10:15:30-05:30", "10:15:30+02:30:15" (the offset's minutes and seconds only when not zero).
 func (t TimeOfDay) String() string {
 	b := make([]byte, 0, 24)
 	b = append2(b, t.Hour)
@@ -223,8 +224,10 @@ func (t TimeOfDay) String() string {
 		}
 		b = append(b, sign)
 		b = append2(b, off/3600)
-		b = append(b, ':')
-		b = append2(b, off/60%60)
+		if off%3600 != 0 {
+			b = append(b, ':')
+			b = append2(b, off/60%60)
+		}
 		if off%60 != 0 {
 			b = append(b, ':')
 			b = append2(b, off%60)
