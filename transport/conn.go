@@ -323,6 +323,7 @@ func (c *Conn) setState(to State, cause error) {
 		c.lastErr = nil
 	}
 	if to != StateOpen && from == StateOpen {
+		c.dropStaleLocked()            // frames of this connection can no longer be written
 		c.trimLocked(c.cfg.SendBuffer) // the open queue may hold more than the buffer allows
 		c.roomLocked()                 // waiters go to the send buffer now
 	}

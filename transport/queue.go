@@ -42,8 +42,9 @@ func failFlushes(q []frame, err error) {
 func (c *Conn) Send(ctx context.Context, m *Message) error { return c.SendOn(ctx, 0, m) }
 
 // SendOn is Send for a frame that is only valid on connection epoch (see [StateChange.Epoch]):
-// if that connection is gone when the writer reaches the frame, it is dropped instead of being
-// written stale on a newer connection. An epoch of 0 means any connection.
+// if that connection is gone, already or before the writer reaches the frame, the frame is
+// dropped instead of being written stale on a newer connection, and it never takes a place in
+// the send buffer (nor counts in [Conn.Dropped]). An epoch of 0 means any connection.
 func (c *Conn) SendOn(ctx context.Context, epoch uint64, m *Message) error {
 	data, binary, err := Encode(nil, c.cfg.Version, ClientSide, m)
 	if err != nil {
@@ -85,6 +86,11 @@ func (c *Conn) enqueue(ctx context.Context, f frame) error {
 			c.mu.Unlock()
 			return ErrClosed
 		}
+		if c.staleLocked(f) {
+			c.mu.Unlock()
+			c.log.Debug("realtime: dropped a frame of an earlier connection", "epoch", f.epoch)
+			return nil
+		}
 		if c.state != StateOpen {
 			if f.done == nil {
 				c.trimLocked(c.cfg.SendBuffer - 1)
@@ -114,7 +120,7 @@ func (c *Conn) enqueue(ctx context.Context, f frame) error {
 }
 
 // trimLocked drops the oldest data frames until at most n remain, counting and reporting the
-// loss once per overflow episode.
+// loss once per overflow episode. Flush marks are kept.
 func (c *Conn) trimLocked(n int) {
 	data := 0
 	for _, f := range c.queue {
@@ -122,21 +128,49 @@ func (c *Conn) trimLocked(n int) {
 			data++
 		}
 	}
-	for data > n {
-		for i, f := range c.queue {
-			if f.done == nil {
-				c.queue = append(c.queue[:i], c.queue[i+1:]...)
-				break
-			}
+	if data <= n {
+		return
+	}
+	drop := data - n
+	kept := c.queue[:0]
+	for _, f := range c.queue {
+		if f.done == nil && drop > 0 {
+			drop--
+			continue
 		}
-		data--
-		c.dropped++
+		kept = append(kept, f)
+	}
+	clear(c.queue[len(kept):])
+	c.queue = kept
+	c.dropped += uint64(data - n)
+	c.roomLocked()
+	if !c.dropping {
+		c.dropping = true
+		c.log.Warn("realtime: send buffer full while disconnected; dropping the oldest frames",
+			"buffer", c.cfg.SendBuffer, "dropped_total", c.dropped)
+	}
+}
+
+// staleLocked reports whether f is bound to a connection that is gone (see SendOn): it could
+// never be written, so it must not take a place in the send buffer.
+func (c *Conn) staleLocked(f frame) bool {
+	return f.epoch != 0 && (f.epoch < c.epoch || f.epoch == c.epoch && c.state != StateOpen)
+}
+
+// dropStaleLocked removes the frames bound to a connection that is gone. They are not counted
+// as dropped: they were never sendable.
+func (c *Conn) dropStaleLocked() {
+	kept := c.queue[:0]
+	for _, f := range c.queue {
+		if !c.staleLocked(f) {
+			kept = append(kept, f)
+		}
+	}
+	if n := len(c.queue) - len(kept); n > 0 {
+		clear(c.queue[len(kept):])
+		c.queue = kept
 		c.roomLocked()
-		if !c.dropping {
-			c.dropping = true
-			c.log.Warn("realtime: send buffer full while disconnected; dropping the oldest frames",
-				"buffer", c.cfg.SendBuffer, "dropped_total", c.dropped)
-		}
+		c.log.Debug("realtime: dropped the frames of an earlier connection", "frames", n)
 	}
 }
 

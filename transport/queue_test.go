@@ -154,3 +154,53 @@ func TestSendWaitingForRoomWhenTheSocketDrops(t *testing.T) {
 		}
 	})
 }
+
+// Frames bound to a connection that is gone never take a place in the send buffer from
+// frames that can still be sent: neither those queued while the socket was open nor those
+// sent after it dropped.
+func TestStaleFramesDoNotCrowdTheSendBuffer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer(t)
+		gate := newWriteGate()
+		c := newConn(t, srv, &recorder{}, func(cfg *transport.Config) {
+			cfg.Dialer = gatedDialer(srv, gate)
+			cfg.SendBuffer = 2
+		})
+		if err := c.Connect(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		gate.hold()
+		// e0 is taken by the writer, which then waits on the socket, and is lost with it.
+		send := func(epoch uint64, m *transport.Message) {
+			t.Helper()
+			if err := c.SendOn(t.Context(), epoch, m); err != nil {
+				t.Fatal(err)
+			}
+			synctest.Wait()
+		}
+		send(0, push(0))
+		send(0, push(1))
+		send(1, push(10))
+		send(0, push(2))
+		send(1, push(11))
+		srv.DropConnections()
+		synctest.Wait()
+		send(0, push(3))
+		send(1, push(12))
+		gate.release()
+		if err := c.Connect(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		// The buffer of 2 keeps the newest two frames that can still be sent.
+		if diff := cmp.Diff([]string{"e2", "e3"}, received(srv, "realtime:x")); diff != "" {
+			t.Errorf("frames after the reconnect (-want +got):\n%s", diff)
+		}
+		if got := c.Dropped(); got != 1 {
+			t.Errorf("Dropped = %d; want 1 (e1; frames of a gone connection are not counted)", got)
+		}
+	})
+}
