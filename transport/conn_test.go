@@ -293,7 +293,7 @@ func TestUpgradeErrorBodies(t *testing.T) {
 	}
 }
 
-// A vsn the server does not speak is refused with an empty 403 (PROTOCOL.md §1.2).
+// A vsn the server does not speak is refused with an empty 403.
 func TestServerRefusesUnknownVersion(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := testutil.NewServer(t)
@@ -380,7 +380,7 @@ func TestSendOnDropsStaleFrames(t *testing.T) {
 	})
 }
 
-// Contract 3: a consumer that holds the reader up is not a dead server.
+// A consumer that holds the reader up is not a dead server.
 func TestSlowHandlerIsNotAHeartbeatTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := testutil.NewServer(t)

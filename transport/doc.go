@@ -23,6 +23,8 @@
 // reopened. Any drop — a close frame of any code, a network failure, a timeout — leads to a
 // reconnect with backoff unless the user closed the Conn. Frames sent while the socket is down
 // wait in a bounded send buffer and go out in order when it reopens; overflow drops the oldest
-// frame, counts it and logs it. A refused upgrade is reported as an [*UpgradeError] with the
+// frame, counts it and logs it. While the socket is open, Send waits, bounded by its context,
+// only when the writer is thousands of frames behind; if the socket drops meanwhile, the frame
+// goes to the send buffer. A refused upgrade is reported as an [*UpgradeError] with the
 // HTTP status and the server's error text.
 package transport

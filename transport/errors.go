@@ -24,8 +24,8 @@ func malformed(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
 }
 
-// UpgradeError reports that the server refused the WebSocket upgrade with an HTTP response
-// (PROTOCOL.md §1.3): its status and the text of its {"error": …} body.
+// UpgradeError reports that the server refused the WebSocket upgrade with an HTTP response: its
+// status and the text of its {"error": …} body.
 type UpgradeError struct {
 	// StatusCode is the HTTP status, such as 401 or 429.
 	StatusCode int
