@@ -3,6 +3,8 @@ package transport
 import (
 	"bytes"
 	"fmt"
+
+	"github.com/go-supabase/realtime/internal/jsonscan"
 )
 
 // maxField is the largest length of a binary frame's header field: each length is one byte.
@@ -53,7 +55,7 @@ func encode(dst []byte, v Version, side Side, m *Message) ([]byte, bool, error) 
 // appendPayload appends m's payload as JSON, building it when m.Payload is nil.
 func appendPayload(dst []byte, m *Message) ([]byte, error) {
 	if m.Payload != nil {
-		if checkJSON(m.Payload) != nil {
+		if jsonscan.Check(m.Payload) != nil {
 			return dst, invalidArg("payload is not valid JSON")
 		}
 		return append(dst, m.Payload...), nil
@@ -174,7 +176,7 @@ func encodeBinary(dst []byte, side Side, m *Message) ([]byte, error) {
 		enc := []byte{1}
 		if m.Raw {
 			enc[0] = 0
-		} else if m.Data != nil && checkJSON(m.Data) != nil {
+		} else if m.Data != nil && jsonscan.Check(m.Data) != nil {
 			return dst, invalidArg("broadcast payload is not valid JSON")
 		}
 		topic, event, meta := hfield{"topic", m.Topic}, hfield{"event", m.UserEvent}, hfield{"metadata", string(m.Meta)}
@@ -275,39 +277,27 @@ func (d *Decoder) Decode(binary bool, frame []byte, m *Message) error {
 // decodeV2Text decodes [join_ref, ref, topic, event, payload]; elements after the fifth are
 // ignored, as the server does.
 func (d *Decoder) decodeV2Text(b []byte, m *Message) error {
-	i := skipSpace(b, 0)
+	i := jsonscan.SkipSpace(b, 0)
 	if i >= len(b) || b[i] != '[' {
 		return malformed("want a JSON array")
 	}
-	i++
 	var el [5][]byte
 	n := 0
-	for {
-		i = skipSpace(b, i)
-		if n == 0 && i < len(b) && b[i] == ']' {
-			break
-		}
-		end, err := skipValue(b, i, 1)
+	end, err := jsonscan.Walk(b, i, 1, func(_ []byte, _ bool, v int) (int, error) {
+		end, err := jsonscan.SkipValue(b, v, 1)
 		if err != nil {
-			return malformed("%v", err)
+			return 0, err
 		}
 		if n < len(el) {
-			el[n] = b[i:end]
+			el[n] = b[v:end]
 		}
 		n++
-		i = skipSpace(b, end)
-		if i >= len(b) {
-			return malformed("unterminated array")
-		}
-		if b[i] == ']' {
-			break
-		}
-		if b[i] != ',' {
-			return malformed("want ',' or ']' at offset %d", i)
-		}
-		i++
+		return end, nil
+	})
+	if err == nil {
+		err = jsonscan.CheckEnd(b, end)
 	}
-	if err := trailing(b, i+1); err != nil {
+	if err != nil {
 		return malformed("%v", err)
 	}
 	if n < 5 {
@@ -387,7 +377,7 @@ func refString(v []byte) (string, error) {
 	if len(v) > 0 && (v[0] == '-' || (v[0] >= '0' && v[0] <= '9')) {
 		return string(v), nil
 	}
-	if len(v) >= 2 && v[0] == '"' && !hasEscapeOrInvalid(v[1:len(v)-1]) && v[len(v)-1] == '"' {
+	if len(v) >= 2 && v[0] == '"' && !jsonscan.NeedsDecoding(v[1:len(v)-1]) && v[len(v)-1] == '"' {
 		return string(v[1 : len(v)-1]), nil
 	}
 	s, _, err := unquote(v)
@@ -406,13 +396,14 @@ func (d *Decoder) fillReply(m *Message) error {
 		return malformed("phx_reply payload is not an object")
 	}
 	var status []byte
-	validMembers(m.Payload, func(k, v []byte) {
+	_ = jsonscan.ValidMembers(m.Payload, func(k, v []byte) error {
 		switch {
 		case bytes.Equal(k, keyStatus):
 			status = v
 		case bytes.Equal(k, keyResponse):
 			m.Data = v
 		}
+		return nil
 	})
 	s, null, err := d.unquoteInto(status)
 	if status == nil || null || err != nil {
@@ -430,7 +421,7 @@ func (d *Decoder) fillBroadcast(m *Message) error {
 		return nil
 	}
 	var err error
-	validMembers(m.Payload, func(k, v []byte) {
+	_ = jsonscan.ValidMembers(m.Payload, func(k, v []byte) error {
 		switch {
 		case bytes.Equal(k, keyEvent):
 			s, _, uerr := d.unquoteInto(v)
@@ -445,6 +436,7 @@ func (d *Decoder) fillBroadcast(m *Message) error {
 				m.Meta = v
 			}
 		}
+		return nil
 	})
 	return err
 }
@@ -531,7 +523,7 @@ func (d *Decoder) fillUserBroadcast(m *Message, event, meta []byte, enc byte, pa
 		if !IsObject(meta) {
 			return malformed("binary broadcast metadata is not a JSON object")
 		}
-		if err := checkJSON(meta); err != nil {
+		if err := jsonscan.Check(meta); err != nil {
 			return malformed("binary broadcast metadata: %v", err)
 		}
 		m.Meta = meta
@@ -541,17 +533,8 @@ func (d *Decoder) fillUserBroadcast(m *Message, event, meta []byte, enc byte, pa
 		m.Raw = true
 		return nil
 	}
-	if err := checkJSON(payload); err != nil {
+	if err := jsonscan.Check(payload); err != nil {
 		return malformed("binary broadcast JSON payload: %v", err)
 	}
 	return nil
-}
-
-// checkJSON fails unless b holds exactly one valid JSON value.
-func checkJSON(b []byte) error {
-	end, err := SkipValue(b, 0)
-	if err != nil {
-		return err
-	}
-	return trailing(b, end)
 }
