@@ -18,6 +18,9 @@ type channel struct {
 	topic   string
 	joinRef string
 	cfg     joinConfig
+	// pgWaited: the join waited for its postgres_changes subscription, which is live
+	// (pgwait.go).
+	pgWaited bool
 
 	mu    sync.Mutex
 	token string // the channel token (auth.go)
@@ -54,6 +57,8 @@ type joinConfig struct {
 	presenceKey      string
 	presenceEnabled  bool
 	postgres         []json.RawMessage
+	pgWait           bool  // postgres_changes_options.wait
+	pgTimeout        int64 // postgres_changes_options.timeout, ms
 	private          bool
 }
 
@@ -92,7 +97,11 @@ func parseJoin(payload []byte) joinConfig {
 			Enabled json.RawMessage `json:"enabled"`
 		} `json:"presence"`
 		PostgresChanges []json.RawMessage `json:"postgres_changes"`
-		Private         json.RawMessage   `json:"private"`
+		PostgresOptions struct {
+			Wait    json.RawMessage `json:"wait"`
+			Timeout json.RawMessage `json:"timeout"`
+		} `json:"postgres_changes_options"`
+		Private json.RawMessage `json:"private"`
 	}
 	_ = json.Unmarshal(p.Config, &c)
 	cfg.ack = flexBool(c.Broadcast.Ack)
@@ -113,6 +122,8 @@ func parseJoin(payload []byte) joinConfig {
 			cfg.postgres = append(cfg.postgres, b)
 		}
 	}
+	cfg.pgWait = flexBool(c.PostgresOptions.Wait)
+	cfg.pgTimeout = pgWaitTimeout(c.PostgresOptions.Timeout)
 	cfg.private = flexBool(c.Private)
 	return cfg
 }
@@ -182,6 +193,12 @@ func (s *Server) subscribers(streamKey string) []*channel {
 // it joined with self; with ack it gets an empty ok reply after publishing, or the string
 // error "payload_size_exceeded" for a payload over the limit.
 func (s *Server) relay(from *channel, m *transport.Message) {
+	s.relayWithID(from, m, "")
+}
+
+// relayWithID is relay; with id, the ok reply to an ack is {"id":id} (a persisted broadcast).
+// It reports whether the broadcast was published (its size within the limit).
+func (s *Server) relayWithID(from *channel, m *transport.Message, id string) bool {
 	size := len(m.Payload) + len(m.Data)
 	s.mu.Lock()
 	limit := s.maxPayload
@@ -190,7 +207,7 @@ func (s *Server) relay(from *channel, m *transport.Message) {
 		if from.cfg.ack {
 			from.conn.reply(from.joinRef, m.Ref, m.Topic, "error", []byte(`"payload_size_exceeded"`))
 		}
-		return
+		return false
 	}
 	out := *m
 	if out.Binary {
@@ -203,8 +220,14 @@ func (s *Server) relay(from *channel, m *transport.Message) {
 		ch.conn.deliverBroadcast(m.Topic, &out)
 	}
 	if from.cfg.ack {
-		from.conn.reply(from.joinRef, m.Ref, m.Topic, "ok", []byte("{}"))
+		resp := []byte("{}")
+		if id != "" {
+			resp = transport.AppendQuote([]byte(`{"id":`), id)
+			resp = append(resp, '}')
+		}
+		from.conn.reply(from.joinRef, m.Ref, m.Topic, "ok", resp)
 	}
+	return true
 }
 
 // deliverBroadcast sends a broadcast to this connection in the form its version takes: a

@@ -31,6 +31,8 @@ type Conn struct {
 
 	mu       sync.Mutex
 	channels map[string]*channel // topic → the current join
+
+	counted bool // a user of the tenant (limits.go); guarded by srv.mu
 }
 
 type outFrame struct {
@@ -187,6 +189,7 @@ func (c *Conn) cleanup() {
 	}
 	c.srv.mu.Lock()
 	delete(c.srv.conns, c)
+	c.srv.uncountUserLocked(c)
 	c.srv.mu.Unlock()
 }
 
@@ -240,7 +243,7 @@ func (c *Conn) handle(m *transport.Message) {
 	}
 	switch m.Event {
 	case transport.EventBroadcast:
-		c.srv.broadcastPush(ch, m) // relay, unless a private write is denied (auth.go)
+		c.srv.handleBroadcast(ch, m) // relay, unless a private write is denied (auth.go), and persist (persist.go)
 	case transport.EventPresence:
 		c.srv.presenceEvent(ch, m)
 	case transport.EventAccessToken:
@@ -254,6 +257,16 @@ func (c *Conn) join(m *transport.Message) {
 		c.replyReason("", m.Ref, m.Topic, "unmatched topic")
 		return
 	}
+	// A duplicate join first shuts the old channel, with phx_close and the old join_ref, and
+	// then is processed like any join, whatever its outcome.
+	c.mu.Lock()
+	old := c.channels[m.Topic]
+	delete(c.channels, m.Topic)
+	c.mu.Unlock()
+	if old != nil {
+		c.srv.unsubscribe(old)
+		c.send(transport.Message{JoinRef: old.joinRef, Ref: old.joinRef, Topic: old.topic, Event: transport.EventClose, Payload: []byte("{}")})
+	}
 	c.srv.mu.Lock()
 	delay := c.srv.joinDelay
 	c.srv.mu.Unlock()
@@ -263,23 +276,30 @@ func (c *Conn) join(m *transport.Message) {
 		return
 	}
 	cfg := parseJoin(m.Payload)
-	// The topic name, the faults of FailJoins, the token, the private read policy and replay
-	// are checked in the server's order (auth.go).
+	// The topic name, the faults of FailJoins, the tenant limits (limits.go), the token, the
+	// private read policy and replay are checked in the server's order (auth.go).
+	if reason := c.srv.admitLimits(c, m.Topic); reason != "" {
+		c.refuseJoin(m, reason)
+		return
+	}
 	grant, reason := c.srv.admitJoin(c, m, &cfg)
 	if reason != "" {
 		c.refuseJoin(m, reason)
 		return
 	}
 	ch := &channel{conn: c, topic: m.Topic, joinRef: m.JoinRef, cfg: cfg, token: grant.token}
+	// With postgres_changes_options.wait, the reply waits until the subscription is live
+	// (pgwait.go).
+	if reason, ok := c.srv.awaitPostgres(ch); !ok {
+		return
+	} else if reason != "" {
+		c.refuseJoin(m, reason)
+		return
+	}
 	c.mu.Lock()
-	old := c.channels[m.Topic]
 	c.channels[m.Topic] = ch
 	c.mu.Unlock()
-	if old != nil {
-		// A duplicate join shuts the old channel: phx_close with the old join_ref.
-		c.srv.unsubscribe(old)
-		c.send(transport.Message{JoinRef: old.joinRef, Ref: old.joinRef, Topic: old.topic, Event: transport.EventClose, Payload: []byte("{}")})
-	}
+	c.srv.countUser(c)
 	c.srv.subscribe(ch)
 	resp, _ := json.Marshal(map[string]any{"postgres_changes": c.srv.postgresReply(ch)})
 	c.reply(m.JoinRef, m.Ref, m.Topic, "ok", resp)

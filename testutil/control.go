@@ -34,6 +34,13 @@ import (
 //	POST /testutil/v1/postgres_changes              inject a row change (Server.InjectChange);
 //	     body {"type","schema","table","record","old_record","columns":[{"name","type"}],
 //	     "primary_key","commit_timestamp","errors"}, answer {"delivered": n}
+//	POST /testutil/v1/postgres_delay?ms=…           how long a subscription takes to become live
+//	POST /testutil/v1/postgres_fail?topic=…&message=…  fail subscriptions (no message: stop)
+//	POST /testutil/v1/postgres_stall?topic=…&on=true   hold subscriptions (on=false: release)
+//	POST /testutil/v1/publish_table?schema=…&table=…&columns=a,b  (Server.PublishTable)
+//	POST /testutil/v1/limits?max_channels=…&max_joins=…&max_users=…  set the tenant limits
+//	     given (0: none); answer {"join_rate": avg, "join_limit_tripped": bool}
+//	POST /testutil/v1/persistence?on=true           broadcast persistence on or off
 func (s *Server) ControlHandler() http.Handler {
 	mux := http.NewServeMux()
 	post := func(path string, h func(w http.ResponseWriter, r *http.Request) error) {
@@ -138,6 +145,64 @@ func (s *Server) ControlHandler() http.Handler {
 			return err
 		}
 		return ok(w, map[string]int{"delivered": s.InjectChange(c)})
+	})
+	post("postgres_delay", func(w http.ResponseWriter, r *http.Request) error {
+		ms, err := intParam(r, "ms", 0)
+		if err != nil {
+			return err
+		}
+		s.SetPostgresReadyDelay(time.Duration(ms) * time.Millisecond)
+		return ok(w, nil)
+	})
+	post("postgres_fail", func(w http.ResponseWriter, r *http.Request) error {
+		s.FailPostgres(r.URL.Query().Get("topic"), r.URL.Query().Get("message"))
+		return ok(w, nil)
+	})
+	post("postgres_stall", func(w http.ResponseWriter, r *http.Request) error {
+		s.StallPostgres(r.URL.Query().Get("topic"), r.URL.Query().Get("on") != "false")
+		return ok(w, nil)
+	})
+	post("publish_table", func(w http.ResponseWriter, r *http.Request) error {
+		q := r.URL.Query()
+		if q.Get("table") == "" {
+			return &paramError{name: "table", value: ""}
+		}
+		schema := q.Get("schema")
+		if schema == "" {
+			schema = "public"
+		}
+		var cols []string
+		if c := q.Get("columns"); c != "" {
+			cols = strings.Split(c, ",")
+		}
+		s.PublishTable(schema, q.Get("table"), cols...)
+		return ok(w, nil)
+	})
+	post("limits", func(w http.ResponseWriter, r *http.Request) error {
+		set := map[string]func(int){
+			"max_channels": s.SetMaxChannelsPerClient,
+			"max_joins":    s.SetMaxJoinsPerSecond,
+			"max_users":    s.SetMaxConcurrentUsers,
+		}
+		vals := map[string]int{}
+		for name := range set {
+			if r.URL.Query().Has(name) {
+				n, err := intParam(r, name, 0)
+				if err != nil {
+					return err
+				}
+				vals[name] = n
+			}
+		}
+		for name, n := range vals {
+			set[name](n)
+		}
+		avg, tripped := s.JoinRate()
+		return ok(w, map[string]any{"join_rate": avg, "join_limit_tripped": tripped})
+	})
+	post("persistence", func(w http.ResponseWriter, r *http.Request) error {
+		s.SetBroadcastPersistence(r.URL.Query().Get("on") != "false")
+		return ok(w, nil)
 	})
 	post("reset", func(w http.ResponseWriter, r *http.Request) error {
 		s.mu.Lock()

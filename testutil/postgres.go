@@ -30,8 +30,10 @@ import (
 //     after [Server.SetPostgresReadyDelay]), or the error of [Server.FailPostgres]; it
 //     receives changes from then on. With config.broadcast.replication_ready it also gets
 //     "Replication connection established".
-//   - Every table exists and is in the publication; schema and table names of a binding are
-//     matched like the server's query, with LIKE (so * is a wildcard, and so are % and _).
+//   - Unless [Server.PublishTable] declares tables, every table exists and is in the
+//     publication; schema and table names of a binding are matched like the server's query,
+//     with LIKE (so * is a wildcard, and so are % and _). A join may wait for its subscription
+//     (postgres_changes_options, pgwait.go).
 //     Filters are evaluated as described in filter.go.
 //
 // The legacy API (a join without config, which subscribes by the topic name) is not emulated.
@@ -77,6 +79,7 @@ type pgState struct {
 	bindings []pgBinding
 	errMsg   string // the system error of a subscription that failed to parse; "" if none
 	live     bool   // "Subscribed to PostgreSQL" was sent: changes are delivered
+	stalled  bool   // held by StallPostgres, to be announced when it ends (pgwait.go)
 	timer    *time.Timer
 	gen      int // counts the timers set, so that a stale one does nothing
 }
@@ -110,29 +113,13 @@ func (s *Server) FailPostgres(topic, message string) {
 	} else {
 		e.pgFail[topic] = message
 	}
+	s.pgWakeLocked()
 }
 
-// postgresReply is the join reply's postgres_changes list; it also parses the bindings.
+// postgresReply is the join reply's postgres_changes list; it also parses the bindings
+// (parsePostgres, pgwait.go).
 func (s *Server) postgresReply(ch *channel) []json.RawMessage {
-	out := []json.RawMessage{}
-	st := &pgState{}
-	for _, raw := range ch.cfg.postgres {
-		var members map[string]json.RawMessage
-		var item map[string]any
-		d := json.NewDecoder(bytes.NewReader(raw))
-		d.UseNumber()
-		if json.Unmarshal(raw, &members) != nil || members == nil || d.Decode(&item) != nil {
-			continue
-		}
-		id := bindingID(item)
-		out = append(out, echoItem(id, members))
-		b, msg := parseBinding(item)
-		b.id = id
-		if msg != "" && st.errMsg == "" {
-			st.errMsg = msg
-		}
-		st.bindings = append(st.bindings, b)
-	}
+	out, st := parsePostgres(ch.cfg.postgres)
 	e := s.ext()
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -323,7 +310,7 @@ func (s *Server) afterJoinPostgres(ch *channel) {
 		e.mu.Unlock()
 		return
 	}
-	s.subscribeLocked(e, ch, cs)
+	s.subscribeLocked(e, ch, cs, ch.pgWaited)
 	if ch.cfg.replicationReady {
 		ch.conn.pushSystem(ch, "system", "ok", "Replication connection established")
 	}
@@ -340,13 +327,13 @@ func (s *Server) postgresResubscribe(ch *channel) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if cs := e.chans[ch]; cs != nil {
-		s.subscribeLocked(e, ch, cs)
+		s.subscribeLocked(e, ch, cs, false)
 	}
 }
 
 // subscribeLocked announces the subscription of a channel with bindings now, or after the
-// ready delay. e.mu must be held.
-func (s *Server) subscribeLocked(e *serverExt, ch *channel, cs *chanState) {
+// ready delay (now when the join waited for it). e.mu must be held.
+func (s *Server) subscribeLocked(e *serverExt, ch *channel, cs *chanState, now bool) {
 	pg := cs.pg
 	if pg == nil || len(pg.bindings) == 0 {
 		return
@@ -355,7 +342,7 @@ func (s *Server) subscribeLocked(e *serverExt, ch *channel, cs *chanState) {
 		pg.timer.Stop()
 		pg.timer = nil
 	}
-	if e.pgDelay <= 0 {
+	if e.pgDelay <= 0 || now {
 		s.announceLocked(e, ch, cs)
 		return
 	}
@@ -370,17 +357,16 @@ func (s *Server) subscribeLocked(e *serverExt, ch *channel, cs *chanState) {
 	})
 }
 
-// announceLocked ends the subscription of a join: the parse error, the configured failure, or
-// "Subscribed to PostgreSQL", after which changes are delivered. e.mu must be held.
+// announceLocked ends the subscription of a join: the parse error, a table the publication
+// rejects, the configured failure, or "Subscribed to PostgreSQL", after which changes are
+// delivered; nothing while the subscription is stalled (pgwait.go). e.mu must be held.
 func (s *Server) announceLocked(e *serverExt, ch *channel, cs *chanState) {
-	fail, failed := e.pgFail[ch.topic]
-	if !failed {
-		fail, failed = e.pgFail[""]
+	if s.pgStalledLocked(ch.topic) {
+		cs.pg.stalled = true // the database is out of reach: nothing to announce yet
+		return
 	}
-	switch {
-	case cs.pg.errMsg != "":
-		ch.conn.pushSystem(ch, "postgres_changes", "error", cs.pg.errMsg)
-	case failed:
+	switch fail := s.pgSubscribeErrorLocked(e, ch.topic, cs.pg); {
+	case fail != "":
 		ch.conn.pushSystem(ch, "postgres_changes", "error", fail)
 	default:
 		cs.pg.live = true

@@ -164,6 +164,9 @@ func (s *Server) restSingle(w http.ResponseWriter, r *http.Request, rest string,
 		return restError(w, http.StatusUnprocessableEntity, `{"errors":{"payload":["is invalid"]}}`)
 	}
 	private := strings.EqualFold(r.URL.Query().Get("private"), "true")
+	if strings.EqualFold(r.URL.Query().Get("persist"), "true") && !private {
+		return restError(w, http.StatusUnprocessableEntity, msgPersistPublic)
+	}
 	if private && !s.restMayWrite(sub, claims) {
 		return restError(w, http.StatusForbidden, `{"message":"Unauthorized"}`)
 	}

@@ -49,8 +49,11 @@ type Server struct {
 	joinFails  map[string][]string // topic ("" = any) → reasons of the next failing joins
 	closed     bool
 
-	feat  *serverExt // presence and postgres_changes (presence.go, postgres.go)
-	authz *authState // authentication (auth.go)
+	feat    *serverExt // presence and postgres_changes (presence.go, postgres.go)
+	authz   *authState // authentication (auth.go)
+	limits  limitState // tenant limits (limits.go), guarded by mu
+	pgx     pgExtra    // postgres_changes waits, stalls and tables (pgwait.go), guarded by feat.mu
+	persist bool       // broadcast persistence (persist.go), guarded by mu
 
 	controlOnce sync.Once
 	control     http.Handler
@@ -64,9 +67,20 @@ type Server struct {
 type ServerOption func(*serverOptions)
 
 type serverOptions struct {
-	logger      *slog.Logger
-	jwtSecret   string // WithJWTSecret (auth.go)
-	recordLimit int
+	logger       *slog.Logger
+	jwtSecret    string // WithJWTSecret (auth.go)
+	recordLimit  int
+	maxChannels  *int           // WithMaxChannelsPerClient (limits.go)
+	maxJoins     *int           // WithMaxJoinsPerSecond
+	maxUsers     *int           // WithMaxConcurrentUsers
+	joinErrDelay *time.Duration // WithJoinErrorDelay
+	persist      bool           // WithBroadcastPersistence (persist.go)
+}
+
+// WithJoinErrorDelay makes the server wait d before each error reply to a join, like the
+// real server, which waits ~5 s; see [Server.SetJoinErrorDelay]. The default is 0.
+func WithJoinErrorDelay(d time.Duration) ServerOption {
+	return func(o *serverOptions) { o.joinErrDelay = &d }
 }
 
 // WithRecordLimit bounds the frames the server keeps for Received and WaitFor: with n > 0 it
@@ -116,10 +130,29 @@ func NewUnstartedServer(opts ...ServerOption) *Server {
 		url:        "ws://realtime.test/realtime/v1",
 		feat:       newServerExt(),
 		authz:      newAuthState(),
+		limits: limitState{
+			maxChannels: DefaultMaxChannelsPerClient,
+			maxJoins:    DefaultMaxJoinsPerSecond,
+			maxUsers:    DefaultMaxConcurrentUsers,
+		},
+		pgx: newPgExtra(),
 	}
 	for _, o := range opts {
 		o(&s.opts)
 	}
+	if p := s.opts.maxChannels; p != nil {
+		s.limits.maxChannels = *p
+	}
+	if p := s.opts.maxJoins; p != nil {
+		s.limits.maxJoins = *p
+	}
+	if p := s.opts.maxUsers; p != nil {
+		s.limits.maxUsers = *p
+	}
+	if p := s.opts.joinErrDelay; p != nil {
+		s.authz.joinErrDelay = *p
+	}
+	s.persist = s.opts.persist
 	if s.opts.logger == nil {
 		s.opts.logger = slog.New(slog.DiscardHandler)
 	}
@@ -347,7 +380,11 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusForbidden)
 		return
 	}
-	if status, msg := s.checkUpgrade(r); status != 0 {
+	status, msg := s.checkUpgrade(r)
+	if status == 0 {
+		status, msg = s.checkLimitsUpgrade()
+	}
+	if status != 0 {
 		s.connectErrorWait()
 		writeJSONError(w, status, "error", msg)
 		return
@@ -536,8 +573,8 @@ func (s *Server) RefuseUpgrades(n, status int, body string) {
 	}
 }
 
-// DelayJoins makes the server wait d before answering each join (the real server waits ~5 s
-// before a join error).
+// DelayJoins makes the server wait d before answering each join, whatever the answer. (For the
+// real server's wait before a join error, see [Server.SetJoinErrorDelay].)
 func (s *Server) DelayJoins(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -8,6 +8,13 @@
 // It runs until interrupted, or for -lifetime if set. With -jwt-secret it verifies JWTs
 // against that secret (testutil.WithJWTSecret); sign tokens with testutil.SignJWT or any
 // HS256 library.
+//
+// The tenant limits are the real server's defaults unless set: -max-channels (channels per
+// socket, 100), -max-joins-per-second (100, a rolling average), -max-users (concurrent
+// sockets, 200); 0 removes a limit. -join-error-delay makes every join error reply wait, as
+// the real server does (~5s); the default is 0. -persist-broadcasts turns broadcast
+// persistence on. The control API's /testutil/v1/limits, join_error_delay and persistence
+// routes change them at run time.
 package main
 
 import (
@@ -32,6 +39,11 @@ func main() {
 	lifetime := flag.Duration("lifetime", 0, "exit after this long (0: run until interrupted)")
 	verbose := flag.Bool("v", false, "log protocol warnings to standard error")
 	jwtSecret := flag.String("jwt-secret", "", "verify JWTs (HS256/384/512) against this secret (default: accept any token)")
+	maxChannels := flag.Int("max-channels", testutil.DefaultMaxChannelsPerClient, "channels one socket may have open (0: no limit)")
+	maxJoins := flag.Int("max-joins-per-second", testutil.DefaultMaxJoinsPerSecond, "limit of the average joins per second (0: no limit)")
+	maxUsers := flag.Int("max-users", testutil.DefaultMaxConcurrentUsers, "sockets with joins at once (0: no limit)")
+	joinErrorDelay := flag.Duration("join-error-delay", 0, "wait before each join error reply (the real server waits ~5s)")
+	persist := flag.Bool("persist-broadcasts", false, "persist the broadcasts of private channels (ack replies carry their id)")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("fakeserver: ")
@@ -54,6 +66,11 @@ func main() {
 	}
 	if *jwtSecret != "" {
 		opts = append(opts, testutil.WithJWTSecret(*jwtSecret))
+	}
+	opts = append(opts, testutil.WithMaxChannelsPerClient(*maxChannels), testutil.WithMaxJoinsPerSecond(*maxJoins),
+		testutil.WithMaxConcurrentUsers(*maxUsers), testutil.WithJoinErrorDelay(*joinErrorDelay))
+	if *persist {
+		opts = append(opts, testutil.WithBroadcastPersistence())
 	}
 	srv := testutil.NewUnstartedServer(opts...)
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
