@@ -49,7 +49,7 @@
 //	| columns[].type                             | wire                     | Go value                          |
 //	|--------------------------------------------|--------------------------|-----------------------------------|
 //	| bool                                       | true                     | bool                              |
-//	| int2, int4, int8, oid                      | 9007199254740993         | int64 (exact beyond 2^53)         |
+//	| int2, int4, int8, oid                      | 9007199254740993, "42"   | int64 (exact beyond 2^53)         |
 //	| float4, float8                             | 1.5, "NaN", "Infinity"   | float64 (NaN, ±Inf included)      |
 //	| numeric                                    | 12.50, "NaN"             | Numeric ("12.50", scale kept)     |
 //	| json, jsonb                                | any JSON                 | decoded: map[string]any, []any,   |
