@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/go-supabase/realtime/acks"
+	"github.com/go-supabase/realtime/internal/stream"
 	"github.com/go-supabase/realtime/subscribe"
 	"github.com/go-supabase/realtime/transport"
 )
@@ -68,7 +69,7 @@ func DecodeBroadcast[T any](b Broadcast) (T, error) {
 // broadcastBinding routes broadcasts to one subscription.
 type broadcastBinding struct {
 	event string // "" matches every event
-	feed  *subscribe.Feed[Broadcast]
+	feed  *stream.Feed[Broadcast]
 }
 
 func (b *broadcastBinding) matches(event string) bool {
@@ -81,7 +82,7 @@ func (b *broadcastBinding) matches(event string) bool {
 // channel from C closes and Err is nil.
 func (ch *Channel) OnBroadcast(ctx context.Context, event string, opts ...subscribe.Option) *subscribe.Subscription[Broadcast] {
 	desc := "broadcast " + event + " on " + ch.topic
-	sub, feed := subscribe.New[Broadcast](ctx, &ch.c.group, desc, ch.c.subOptions(opts))
+	sub, feed := newSub[Broadcast](ctx, &ch.c.group, desc, ch.c.subOptions(opts))
 	if event == "*" || event == ":all" {
 		event = ""
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-supabase/realtime/acks"
+	"github.com/go-supabase/realtime/internal/stream"
 	"github.com/go-supabase/realtime/presence"
 	"github.com/go-supabase/realtime/subscribe"
 	"github.com/go-supabase/realtime/transport"
@@ -175,8 +176,8 @@ type Channel struct {
 	lastErr       error
 	closeCause    error // the system error that announced a phx_close
 	bcast         []*broadcastBinding
-	system        []*subscribe.Feed[System]
-	stateFeeds    []*subscribe.Feed[ChannelStateChange]
+	system        []*stream.Feed[System]
+	stateFeeds    []*stream.Feed[ChannelStateChange]
 	presence      *presenceState
 	pg            []*pgBinding
 	pgReady       *readiness
@@ -218,7 +219,7 @@ func (ch *Channel) State() ChannelState { return ChannelState(ch.state.Load()) }
 // OnState returns a subscription to the channel's state changes, in order; ctx bounds its
 // life.
 func (ch *Channel) OnState(ctx context.Context, opts ...subscribe.Option) *subscribe.Subscription[ChannelStateChange] {
-	sub, feed := subscribe.New[ChannelStateChange](ctx, &ch.c.group, "state of "+ch.topic, ch.c.subOptions(opts))
+	sub, feed := newSub[ChannelStateChange](ctx, &ch.c.group, "state of "+ch.topic, ch.c.subOptions(opts))
 	if err := ch.c.exec(func() { ch.stateFeeds = append(ch.stateFeeds, feed) }); err != nil {
 		feed.Close(err)
 	}

@@ -11,7 +11,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/go-supabase/realtime/acks"
+	"github.com/go-supabase/realtime/internal/acktable"
+	"github.com/go-supabase/realtime/internal/stream"
 	"github.com/go-supabase/realtime/subscribe"
 	"github.com/go-supabase/realtime/transport"
 )
@@ -54,8 +55,8 @@ type Client struct {
 	httpBase string
 	conn     *transport.Conn
 	log      *slog.Logger
-	acks     *acks.Table[Reply]
-	group    subscribe.Group
+	acks     *acktable.Table[Reply]
+	group    stream.Group
 
 	mu       sync.Mutex
 	channels map[string]*Channel // every channel the user asked for, by topic
@@ -107,7 +108,7 @@ func New(projectURL, apiKey string, opts ...Option) (*Client, error) {
 		endpoint:   ep,
 		httpBase:   transport.HTTPBase(ep),
 		log:        cfg.logger,
-		acks:       acks.NewTable[Reply](cfg.maxPendingAcks),
+		acks:       acktable.New[Reply](cfg.maxPendingAcks),
 		channels:   make(map[string]*Channel),
 		inbox:      newInbox(),
 		routerDone: make(chan struct{}),
@@ -201,7 +202,7 @@ func (c *Client) WaitForStateChange(ctx context.Context, from State) bool {
 // OnConnectionState returns a subscription to the socket's state changes, delivered in order.
 // ctx bounds the subscription's life.
 func (c *Client) OnConnectionState(ctx context.Context, opts ...subscribe.Option) *subscribe.Subscription[StateChange] {
-	sub, feed := subscribe.New[StateChange](ctx, &c.group, "connection state", c.subOptions(opts))
+	sub, feed := newSub[StateChange](ctx, &c.group, "connection state", c.subOptions(opts))
 	if err := c.exec(func() { c.r.stateFeeds = append(c.r.stateFeeds, feed) }); err != nil {
 		feed.Close(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/go-supabase/realtime/acks"
+	"github.com/go-supabase/realtime/internal/acktable"
 	"github.com/go-supabase/realtime/subscribe"
 	"github.com/go-supabase/realtime/transport"
 )
@@ -131,9 +131,9 @@ func wrapInvalid(err error) error {
 	return newError(CodeInvalidArgument, err, msg)
 }
 
-// fromAcks maps the acks package's error to an *Error.
+// fromAcks maps the ack table's error to an *Error.
 func fromAcks(err error) error {
-	if errors.Is(err, acks.ErrTooManyPending) {
+	if errors.Is(err, acktable.ErrTooManyPending) {
 		return newError(CodeRateLimited, err, "too many acknowledgements pending; raise WithMaxPendingAcks or wait for replies")
 	}
 	return err

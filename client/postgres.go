@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-supabase/realtime/acks"
+	"github.com/go-supabase/realtime/internal/stream"
 	"github.com/go-supabase/realtime/pgchanges"
 	"github.com/go-supabase/realtime/subscribe"
 	"github.com/go-supabase/realtime/transport"
@@ -38,7 +39,7 @@ type Gap struct {
 type pgBinding struct {
 	binding pgchanges.Binding
 	key     string
-	feed    *subscribe.Feed[PostgresEvent]
+	feed    *stream.Feed[PostgresEvent]
 	id      int64
 	hasID   bool
 }
@@ -66,7 +67,7 @@ func newReadiness() *readiness {
 // subscribed again and re-mapped to the new ids, the subscription stays open, and a
 // PostgresEvent whose Gap is set marks the gap.
 func (ch *Channel) OnPostgresChanges(ctx context.Context, binding pgchanges.Binding, opts ...subscribe.Option) *subscribe.Subscription[PostgresEvent] {
-	sub, feed := subscribe.New[PostgresEvent](ctx, &ch.c.group, "postgres_changes "+binding.String()+" on "+ch.topic, ch.c.subOptions(opts))
+	sub, feed := newSub[PostgresEvent](ctx, &ch.c.group, "postgres_changes "+binding.String()+" on "+ch.topic, ch.c.subOptions(opts))
 	if err := binding.Validate(); err != nil {
 		feed.Close(wrapInvalid(err))
 		return sub

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-supabase/realtime/acks"
+	"github.com/go-supabase/realtime/internal/stream"
 	"github.com/go-supabase/realtime/presence"
 	"github.com/go-supabase/realtime/subscribe"
 	"github.com/go-supabase/realtime/transport"
@@ -24,7 +25,7 @@ const (
 // presenceState is a channel's presence bookkeeping, owned by the router goroutine.
 type presenceState struct {
 	tracker  *presence.Tracker
-	feeds    []*subscribe.Feed[presence.Event]
+	feeds    []*stream.Feed[presence.Event]
 	tracked  json.RawMessage // the last state tracked (re-tracked after every rejoin), or nil
 	sentAt   []time.Time     // presence pushes sent within the current window
 	pending  *presencePush   // a push waiting for room under the rate limit
@@ -51,8 +52,8 @@ type presencePush struct {
 // state it ends with is right. Pass subscribe.WithOverflow(subscribe.Evict) and a larger
 // subscribe.WithBuffer to receive every event or be told with an error.
 func (ch *Channel) OnPresence(ctx context.Context, opts ...subscribe.Option) *subscribe.Subscription[presence.Event] {
-	all := append(subscribe.DefaultsFor(subscribe.Conflate), ch.c.subOptions(opts)...)
-	sub, feed := subscribe.New[presence.Event](ctx, &ch.c.group, "presence on "+ch.topic, all)
+	all := append(stream.ConflateDefaults(), ch.c.subOptions(opts)...)
+	sub, feed := newSub[presence.Event](ctx, &ch.c.group, "presence on "+ch.topic, all)
 	if err := ch.c.exec(func() { ch.c.r.addPresenceFeed(ch, feed) }); err != nil {
 		feed.Close(err)
 	}
@@ -118,7 +119,7 @@ func (ch *Channel) wantsPresence() bool {
 	return p != nil && (len(p.feeds) > 0 || p.tracked != nil)
 }
 
-func (r *router) addPresenceFeed(ch *Channel, feed *subscribe.Feed[presence.Event]) {
+func (r *router) addPresenceFeed(ch *Channel, feed *stream.Feed[presence.Event]) {
 	p := ch.pres()
 	enabledBefore := ch.presenceEnabled()
 	p.feeds = append(pruneFeeds(p.feeds), feed)
@@ -132,7 +133,7 @@ func (r *router) addPresenceFeed(ch *Channel, feed *subscribe.Feed[presence.Even
 	}
 }
 
-func pruneFeeds[T any](fs []*subscribe.Feed[T]) []*subscribe.Feed[T] {
+func pruneFeeds[T any](fs []*stream.Feed[T]) []*stream.Feed[T] {
 	kept := fs[:0]
 	for _, f := range fs {
 		if f.Accepting() {

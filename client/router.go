@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/go-supabase/realtime/acks"
+	"github.com/go-supabase/realtime/internal/stream"
 	"github.com/go-supabase/realtime/pgchanges"
-	"github.com/go-supabase/realtime/subscribe"
 	"github.com/go-supabase/realtime/transport"
 )
 
@@ -21,7 +21,7 @@ type router struct {
 	msg        transport.Message // the message being routed (reused)
 	pgParser   pgchanges.Parser
 	channels   map[string]*Channel // channels subscribed at least once and not removed
-	stateFeeds []*subscribe.Feed[StateChange]
+	stateFeeds []*stream.Feed[StateChange]
 	open       bool
 	epoch      uint64
 	stopped    bool
@@ -98,7 +98,7 @@ func connStateError(err error) error {
 }
 
 // deliver sends v to every feed and returns the feeds still accepting, in order.
-func deliver[T any](feeds []*subscribe.Feed[T], v T, size int) []*subscribe.Feed[T] {
+func deliver[T any](feeds []*stream.Feed[T], v T, size int) []*stream.Feed[T] {
 	kept := feeds[:0]
 	for _, f := range feeds {
 		if f.Send(v, size) {

@@ -33,7 +33,7 @@ func (s System) IsError() bool { return s.Status == "error" }
 // bounds its life. A system error followed by phx_close ends the channel (its subscriptions
 // then end with that error), except when a fresh access token can revive it.
 func (ch *Channel) OnSystem(ctx context.Context, opts ...subscribe.Option) *subscribe.Subscription[System] {
-	sub, feed := subscribe.New[System](ctx, &ch.c.group, "system on "+ch.topic, ch.c.subOptions(opts))
+	sub, feed := newSub[System](ctx, &ch.c.group, "system on "+ch.topic, ch.c.subOptions(opts))
 	if err := ch.c.exec(func() { ch.system = append(ch.system, feed) }); err != nil {
 		feed.Close(err)
 	}

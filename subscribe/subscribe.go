@@ -1,13 +1,13 @@
 // Package subscribe provides [Subscription], the typed Go channel a user holds for a stream of
-// events, and the delivery side the SDK's router writes to.
+// events, and the options that tune it.
 //
 // # Delivery
 //
-// The router never blocks on a subscriber. It hands each event to [Feed.Send], which tries the
-// subscription's buffered Go channel; when that is full, the event goes to a bounded pending
-// queue behind it (by default 65,536 events or 64 MiB, whichever comes first) that absorbs
-// bursts without loss and in order, drained into the channel by a goroutine that runs only
-// while there is a backlog. Past the queue's limits the subscription's [Policy] applies:
+// The SDK's router never blocks on a subscriber. It tries the subscription's buffered Go
+// channel; when that is full, the event goes to a bounded pending queue behind it (by default
+// 65,536 events or 64 MiB, whichever comes first) that absorbs bursts without loss and in
+// order, drained into the channel by a goroutine that runs only while there is a backlog. Past
+// the queue's limits the subscription's [Policy] applies:
 //
 //   - [Evict] (the default): the channel closes at once and Err returns an error wrapping
 //     [ErrSlowConsumer] with the number of events dropped (the queued backlog and the event
@@ -27,427 +27,82 @@
 package subscribe
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"sync"
+	"github.com/go-supabase/realtime/internal/stream"
 )
 
-// Default limits of a subscription.
+// Default limits of a subscription: a channel buffer of 256 events, and a pending queue of
+// at most 65,536 events or 64 MiB.
 const (
-	DefaultBuffer         = 256
-	DefaultPendingEvents  = 65536
-	DefaultPendingBytes   = 64 << 20
-	DefaultConflateBuffer = 1
+	DefaultBuffer        = stream.DefaultBuffer
+	DefaultPendingEvents = stream.DefaultPendingEvents
+	DefaultPendingBytes  = stream.DefaultPendingBytes
 )
 
 // ErrSlowConsumer is wrapped by the error of a subscription evicted because its reader fell
 // behind by more than the pending limits.
-var ErrSlowConsumer = errors.New("realtime: slow consumer")
+var ErrSlowConsumer = stream.ErrSlowConsumer
 
-// OverflowError is the cause of an eviction.
-type OverflowError struct {
-	// Dropped is the number of events that were not delivered.
-	Dropped uint64
-	// Limit describes the limit that was reached.
-	Limit string
-}
+// OverflowError is the cause of an eviction; the error of an evicted subscription wraps one.
+// Its field Dropped is the number of events that were not delivered, and Limit describes the
+// limit that was reached. Its Unwrap method returns [ErrSlowConsumer].
+type OverflowError = stream.OverflowError
 
-// Error describes the eviction.
-func (e *OverflowError) Error() string {
-	return fmt.Sprintf("realtime: slow consumer: subscription evicted after its reader fell behind by %s; %d event(s) dropped", e.Limit, e.Dropped)
-}
-
-// Unwrap returns ErrSlowConsumer.
-func (e *OverflowError) Unwrap() error { return ErrSlowConsumer }
-
-// Policy says what a subscription does with events that exceed its pending limits.
-type Policy int
+// Policy says what a subscription does with events that exceed its pending limits. Its String
+// method returns the policy's name.
+type Policy = stream.Policy
 
 // The overflow policies; see the package documentation.
 const (
-	Evict Policy = iota
-	DropOldest
-	DropNewest
-	Conflate
+	Evict      Policy = stream.Evict
+	DropOldest Policy = stream.DropOldest
+	DropNewest Policy = stream.DropNewest
+	Conflate   Policy = stream.Conflate
 )
 
-// String returns the policy's name.
-func (p Policy) String() string {
-	switch p {
-	case Evict:
-		return "evict"
-	case DropOldest:
-		return "drop-oldest"
-	case DropNewest:
-		return "drop-newest"
-	case Conflate:
-		return "conflate"
-	}
-	return fmt.Sprintf("policy(%d)", int(p))
-}
-
 // Option configures a subscription.
-type Option func(*config)
-
-type config struct {
-	buffer        int
-	policy        Policy
-	policySet     bool
-	pendingEvents int
-	pendingBytes  int64
-}
+type Option = stream.Option
 
 // WithBuffer sets the capacity of the subscription's Go channel (default 256; 1 for
 // conflating subscriptions). Values below 1 mean 1.
-func WithBuffer(n int) Option {
-	return func(c *config) { c.buffer = max(n, 1) }
-}
+func WithBuffer(n int) Option { return stream.WithBuffer(n) }
 
 // WithOverflow sets the overflow policy (default [Evict]; presence subscriptions default to
 // [Conflate]).
-func WithOverflow(p Policy) Option {
-	return func(c *config) { c.policy, c.policySet = p, true }
-}
+func WithOverflow(p Policy) Option { return stream.WithOverflow(p) }
 
 // WithPendingLimits sets the bounds of the pending queue behind the channel: at most events
 // events and bytes bytes (defaults 65,536 and 64 MiB). Values below 1 keep the default.
 func WithPendingLimits(events int, bytes int64) Option {
-	return func(c *config) {
-		if events > 0 {
-			c.pendingEvents = events
-		}
-		if bytes > 0 {
-			c.pendingBytes = bytes
-		}
-	}
-}
-
-// Group tracks the delivery goroutines of a set of subscriptions, so that their owner can wait
-// for them when it closes. The zero value is usable.
-type Group struct {
-	wg sync.WaitGroup
-	// Logger receives the overflow reports. Default: none.
-	Logger *slog.Logger
-	// OverflowError, if set, makes the error an evicted subscription ends with (it should wrap
-	// ErrSlowConsumer); the default is an *OverflowError.
-	OverflowError func(*OverflowError) error
-}
-
-// Wait waits until no delivery goroutine of the group runs. Close the group's subscriptions
-// first.
-func (g *Group) Wait() { g.wg.Wait() }
-
-func (g *Group) logger() *slog.Logger {
-	if g.Logger == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return g.Logger
+	return stream.WithPendingLimits(events, bytes)
 }
 
 // Subscription is a stream of events of type T, delivered on a receive-only Go channel. Its
 // methods are safe for concurrent use. To release it, cancel its ctx, call Stop, or close the
 // client that made it.
-type Subscription[T any] struct {
-	ch    chan T
-	group *Group
-	desc  string
-	cfg   config
+type Subscription[T any] stream.Core[T]
 
-	mu         sync.Mutex
-	queue      []queued[T]
-	head       int
-	queueBytes int64
-	inflight   int64 // size+1 of the event the drain goroutine holds, or 0
-	draining   bool  // a drain goroutine runs
-	accepting  bool  // Send still takes events
-	stopped    bool  // stopCh is closed
-	chClosed   bool
-	err        error
-	dropped    uint64
-	overflow   bool // an overflow episode is under way
-	stopCh     chan struct{}
-	done       chan struct{}
-	onEnd      []func()
-	stopWatch  func() bool
-}
-
-type queued[T any] struct {
-	v    T
-	size int64
-}
-
-// Feed is the delivery side of a Subscription, for the SDK's router. Its methods never block
-// on the subscriber and are safe for concurrent use.
-type Feed[T any] struct{ s *Subscription[T] }
-
-// New returns a subscription and its feed. The subscription ends when ctx is done (Err nil).
-// desc names it in log lines. onEnd functions run once, after it ended for any reason, outside
-// its lock (the SDK removes it from its routing table there).
-func New[T any](ctx context.Context, g *Group, desc string, opts []Option, onEnd ...func()) (*Subscription[T], *Feed[T]) {
-	cfg := config{buffer: DefaultBuffer, pendingEvents: DefaultPendingEvents, pendingBytes: DefaultPendingBytes}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	s := &Subscription[T]{
-		ch:        make(chan T, cfg.buffer),
-		group:     g,
-		desc:      desc,
-		cfg:       cfg,
-		accepting: true,
-		stopCh:    make(chan struct{}),
-		done:      make(chan struct{}),
-		onEnd:     onEnd,
-	}
-	if ctx != nil && ctx.Done() != nil {
-		s.mu.Lock()
-		s.stopWatch = context.AfterFunc(ctx, func() { s.end(nil) })
-		s.mu.Unlock()
-	}
-	return s, &Feed[T]{s}
-}
-
-// DefaultsFor returns options that make conflation the default policy with a one-slot
-// buffer, for state-like streams such as presence; later options override them.
-func DefaultsFor(p Policy) []Option {
-	if p != Conflate {
-		return []Option{WithOverflow(p)}
-	}
-	return []Option{WithOverflow(Conflate), WithBuffer(DefaultConflateBuffer)}
-}
+func (s *Subscription[T]) core() *stream.Core[T] { return (*stream.Core[T])(s) }
 
 // C returns the channel the events arrive on. It is closed when the subscription ends.
-func (s *Subscription[T]) C() <-chan T { return s.ch }
+func (s *Subscription[T]) C() <-chan T { return s.core().C() }
 
 // Done returns a channel closed once the subscription has ended and C is closed.
-func (s *Subscription[T]) Done() <-chan struct{} { return s.done }
+func (s *Subscription[T]) Done() <-chan struct{} { return s.core().Done() }
 
 // Err returns why the subscription ended: nil while it runs and when its ctx or Stop ended it,
 // otherwise the cause (an error wrapping ErrSlowConsumer after an eviction, or the error its
 // source ended with).
-func (s *Subscription[T]) Err() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err
-}
+func (s *Subscription[T]) Err() error { return s.core().Err() }
 
 // Dropped returns how many events this subscription dropped (by its overflow policy).
-func (s *Subscription[T]) Dropped() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.dropped
-}
+func (s *Subscription[T]) Dropped() uint64 { return s.core().Dropped() }
 
 // Pending returns how many events wait in the queue behind the channel.
-func (s *Subscription[T]) Pending() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.queue) - s.head
-}
+func (s *Subscription[T]) Pending() int { return s.core().Pending() }
 
 // Stop ends the subscription: C is closed (events already in its buffer stay readable; queued
 // ones are discarded) and Err stays nil. It is idempotent.
-func (s *Subscription[T]) Stop() { s.end(nil) }
+func (s *Subscription[T]) Stop() { s.core().Stop() }
 
 // String describes the subscription for logs.
-func (s *Subscription[T]) String() string { return s.desc }
-
-// Send delivers v, whose size in bytes counts against the pending byte limit, without
-// blocking. It reports whether the subscription still accepts events.
-func (f *Feed[T]) Send(v T, size int) bool {
-	s := f.s
-	s.mu.Lock()
-	if !s.accepting {
-		s.mu.Unlock()
-		return false
-	}
-	if !s.draining && len(s.queue) == s.head {
-		select {
-		case s.ch <- v:
-			s.mu.Unlock()
-			return true
-		default:
-		}
-	}
-	ok := s.enqueueLocked(v, int64(size))
-	s.mu.Unlock()
-	if !ok {
-		s.runEnd()
-	}
-	return ok
-}
-
-// Close ends the subscription with cause (nil for a normal end): C is closed at once, events
-// still queued are discarded. It is idempotent; the first cause wins.
-func (f *Feed[T]) Close(cause error) { f.s.end(cause) }
-
-// Accepting reports whether the subscription still takes events.
-func (f *Feed[T]) Accepting() bool {
-	f.s.mu.Lock()
-	defer f.s.mu.Unlock()
-	return f.s.accepting
-}
-
-// Subscription returns the subscription the feed delivers to.
-func (f *Feed[T]) Subscription() *Subscription[T] { return f.s }
-
-// enqueueLocked queues v behind a full channel, applying the overflow policy. It returns false
-// when the subscription was evicted.
-func (s *Subscription[T]) enqueueLocked(v T, size int64) bool {
-	nq := len(s.queue) - s.head
-	if s.cfg.policy == Conflate && nq > 0 {
-		s.queue[len(s.queue)-1] = queued[T]{v, size}
-		s.dropped++
-		return true
-	}
-	// The event the drain goroutine holds counts as pending too.
-	n, bytes := nq, s.queueBytes
-	if s.inflight > 0 {
-		n, bytes = n+1, bytes+s.inflight-1
-	}
-	if n >= s.cfg.pendingEvents || (n > 0 && bytes+size > s.cfg.pendingBytes) {
-		limit := fmt.Sprintf("%d events", s.cfg.pendingEvents)
-		if n < s.cfg.pendingEvents {
-			limit = fmt.Sprintf("%d bytes", s.cfg.pendingBytes)
-		}
-		switch s.cfg.policy {
-		case DropNewest:
-			s.dropLocked(limit)
-			return true
-		case DropOldest:
-			for nq > 0 && (n >= s.cfg.pendingEvents || bytes+size > s.cfg.pendingBytes) {
-				s.queueBytes -= s.queue[s.head].size
-				bytes -= s.queue[s.head].size
-				s.queue[s.head] = queued[T]{}
-				s.head++
-				nq--
-				n--
-				s.dropLocked(limit)
-			}
-		default: // Evict
-			// Close at once, dropping the backlog: memory is freed and the reader, stuck or
-			// not, sees the end after what its channel already holds.
-			s.dropped += uint64(nq) + 1
-			s.accepting = false
-			oe := &OverflowError{Dropped: s.dropped, Limit: limit}
-			var err error = oe
-			if s.group.OverflowError != nil {
-				err = s.group.OverflowError(oe)
-			}
-			s.err = err
-			s.group.logger().Warn("realtime: subscription evicted: its reader is too slow",
-				"subscription", s.desc, "limit", limit, "dropped", s.dropped)
-			s.stopLocked()
-			return false
-		}
-	}
-	s.queue = append(s.queue, queued[T]{v, size})
-	s.queueBytes += size
-	if !s.draining {
-		s.draining = true
-		s.group.wg.Add(1)
-		go s.drain()
-	}
-	return true
-}
-
-func (s *Subscription[T]) dropLocked(limit string) {
-	s.dropped++
-	if !s.overflow {
-		s.overflow = true
-		s.group.logger().Warn("realtime: subscription overflowing: dropping events",
-			"subscription", s.desc, "policy", s.cfg.policy.String(), "limit", limit, "dropped_total", s.dropped)
-	}
-}
-
-// drain feeds queued events into the channel until the queue is empty, then exits.
-func (s *Subscription[T]) drain() {
-	defer s.group.wg.Done()
-	for {
-		s.mu.Lock()
-		if s.stopped || len(s.queue) == s.head {
-			s.queue, s.head, s.queueBytes = nil, 0, 0
-			s.draining = false
-			if s.overflow {
-				s.overflow = false
-				s.group.logger().Info("realtime: subscription caught up", "subscription", s.desc, "dropped_total", s.dropped)
-			}
-			if !s.accepting {
-				s.closeChLocked()
-			}
-			s.mu.Unlock()
-			return
-		}
-		q := s.queue[s.head]
-		s.queue[s.head] = queued[T]{}
-		s.head++
-		s.queueBytes -= q.size
-		if s.head > 1024 && s.head*2 > len(s.queue) {
-			s.queue = append([]queued[T](nil), s.queue[s.head:]...)
-			s.head = 0
-		}
-		s.inflight = q.size + 1
-		stop := s.stopCh
-		s.mu.Unlock()
-		select {
-		case s.ch <- q.v:
-		case <-stop:
-		}
-		s.mu.Lock()
-		s.inflight = 0
-		s.mu.Unlock()
-	}
-}
-
-// end ends the subscription with cause unless it ended already.
-func (s *Subscription[T]) end(cause error) {
-	s.mu.Lock()
-	if s.stopped {
-		s.mu.Unlock()
-		return
-	}
-	if s.accepting {
-		s.err = cause
-	}
-	s.accepting = false
-	s.stopLocked()
-	s.mu.Unlock()
-	s.runEnd()
-}
-
-// stopLocked discards the backlog and closes the channel, now or, when a drain goroutine
-// holds an event, as soon as it lets go of it.
-func (s *Subscription[T]) stopLocked() {
-	s.stopped = true
-	close(s.stopCh)
-	s.queue, s.head, s.queueBytes = nil, 0, 0
-	if !s.draining {
-		s.closeChLocked()
-	}
-}
-
-// closeChLocked closes the channel; only the drain goroutine or, when none runs, the caller
-// holding the lock may do it.
-func (s *Subscription[T]) closeChLocked() {
-	if s.chClosed {
-		return
-	}
-	s.chClosed = true
-	close(s.ch)
-	close(s.done)
-}
-
-// runEnd runs the end hooks once.
-func (s *Subscription[T]) runEnd() {
-	s.mu.Lock()
-	hooks, watch := s.onEnd, s.stopWatch
-	s.onEnd, s.stopWatch = nil, nil
-	s.mu.Unlock()
-	if watch != nil {
-		watch()
-	}
-	for _, h := range hooks {
-		h()
-	}
-}
+func (s *Subscription[T]) String() string { return s.core().String() }

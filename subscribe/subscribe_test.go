@@ -1,14 +1,10 @@
 package subscribe_test
 
 import (
-	"context"
 	"errors"
-	"strings"
-	"sync"
 	"testing"
-	"testing/synctest"
-	"time"
 
+	"github.com/go-supabase/realtime/internal/stream"
 	"github.com/go-supabase/realtime/subscribe"
 	"github.com/go-supabase/realtime/testutil"
 	"github.com/google/go-cmp/cmp"
@@ -16,261 +12,65 @@ import (
 
 func TestMain(m *testing.M) { testutil.VerifyTestMain(m) }
 
-func collect[T any](sub *subscribe.Subscription[T]) []T {
-	var out []T
-	for v := range sub.C() {
-		out = append(out, v)
+// The public methods read the subscription behind them: events, drops, the backlog, the end
+// and its cause.
+func TestSubscriptionMethods(t *testing.T) {
+	var g stream.Group
+	core, feed := stream.New[int](t.Context(), &g, "wrapped", []stream.Option{
+		subscribe.WithBuffer(1), subscribe.WithPendingLimits(2, 0), subscribe.WithOverflow(subscribe.DropNewest)})
+	sub := (*subscribe.Subscription[int])(core)
+	if got := sub.String(); got != "wrapped" {
+		t.Errorf("String() = %q; want %q", got, "wrapped")
 	}
-	return out
-}
-
-func seq(from, to int) []int {
-	var out []int
-	for i := from; i < to; i++ {
-		out = append(out, i)
-	}
-	return out
-}
-
-// A burst far larger than the channel reaches a consumer that takes 1 ms per event, in order
-// and without loss (contract 2), and Send never waits for it.
-func TestBurstIsAbsorbedInOrder(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var g subscribe.Group
-		sub, feed := subscribe.New[int](t.Context(), &g, "test", nil)
-		var got []int
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			for v := range sub.C() {
-				time.Sleep(time.Millisecond)
-				got = append(got, v)
-			}
-		}()
-		start := time.Now()
-		for i := range 10000 {
-			if !feed.Send(i, 8) {
-				t.Fatalf("Send(%d) refused", i)
-			}
-		}
-		if d := time.Since(start); d != 0 {
-			t.Errorf("sending took %v of fake time; Send must never wait", d)
-		}
-		time.Sleep(11 * time.Second)
-		feed.Close(nil)
-		<-done
-		g.Wait()
-		if diff := cmp.Diff(seq(0, 10000), got); diff != "" {
-			t.Errorf("received (-want +got):\n%s", diff)
-		}
-		if sub.Dropped() != 0 || sub.Err() != nil {
-			t.Errorf("Dropped = %d, Err = %v; want 0, nil", sub.Dropped(), sub.Err())
-		}
-	})
-}
-
-func TestEvictWhenLimitReached(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		logger, logs := testutil.NewLogger(nil)
-		g := subscribe.Group{Logger: logger}
-		var ended sync.WaitGroup
-		ended.Add(1)
-		sub, feed := subscribe.New[int](t.Context(), &g, "never-read", []subscribe.Option{
-			subscribe.WithBuffer(2), subscribe.WithPendingLimits(3, 0)}, ended.Done)
-		for i := range 5 {
-			if !feed.Send(i, 1) {
-				t.Fatalf("Send(%d) refused before the limit", i)
-			}
-		}
-		if feed.Send(5, 1) {
-			t.Fatal("Send past the limit accepted")
-		}
-		if feed.Send(6, 1) {
-			t.Fatal("Send after eviction accepted")
-		}
-		ended.Wait() // the end hook ran
-		err := sub.Err()
-		var oe *subscribe.OverflowError
-		if !errors.Is(err, subscribe.ErrSlowConsumer) || !errors.As(err, &oe) || oe.Dropped != 4 {
-			t.Fatalf("Err = %v; want an OverflowError with 4 dropped (3 queued + 1)", err)
-		}
-		// What the channel holds is still readable, then it is closed.
-		<-sub.Done()
-		if diff := cmp.Diff(seq(0, 2), collect(sub)); diff != "" {
-			t.Errorf("received (-want +got):\n%s", diff)
-		}
-		g.Wait()
-		if !logs.Contains("evicted") {
-			t.Errorf("no log line for the eviction: %q", logs.Lines())
-		}
-	})
-}
-
-func TestEvictByBytes(t *testing.T) {
-	var g subscribe.Group
-	sub, feed := subscribe.New[string](t.Context(), &g, "bytes", []subscribe.Option{
-		subscribe.WithBuffer(1), subscribe.WithPendingLimits(100, 10)})
-	feed.Send("a", 100) // into the channel
-	feed.Send("b", 6)
-	feed.Send("c", 4)
-	if feed.Send("d", 1) {
-		t.Fatal("Send over the byte limit accepted")
-	}
-	if !errors.Is(sub.Err(), subscribe.ErrSlowConsumer) {
-		t.Fatalf("Err = %v", sub.Err())
-	}
-	if diff := cmp.Diff([]string{"a"}, collect(sub)); diff != "" {
-		t.Errorf("received (-want +got):\n%s", diff)
-	}
-	g.Wait()
-}
-
-func TestOverflowError(t *testing.T) {
-	wrapped := errors.New("wrapped")
-	g := subscribe.Group{OverflowError: func(e *subscribe.OverflowError) error { return errors.Join(wrapped, e) }}
-	sub, feed := subscribe.New[int](t.Context(), &g, "x", []subscribe.Option{subscribe.WithBuffer(1), subscribe.WithPendingLimits(1, 0)})
-	for i := range 3 {
+	for i := range 4 { // 0 in the channel, 1 and 2 queued (or held by the drain), 3 dropped
 		feed.Send(i, 0)
 	}
-	if err := sub.Err(); !errors.Is(err, wrapped) || !errors.Is(err, subscribe.ErrSlowConsumer) {
-		t.Errorf("Err = %v; want the group's error", err)
+	if got := sub.Dropped(); got != 1 {
+		t.Errorf("Dropped() = %d; want 1", got)
 	}
-	sub.Stop()
+	if got := sub.Pending(); got < 1 || got > 2 {
+		t.Errorf("Pending() = %d; want 1 or 2", got)
+	}
+	var got []int
+	for range 3 {
+		got = append(got, <-sub.C())
+	}
+	if diff := cmp.Diff([]int{0, 1, 2}, got); diff != "" {
+		t.Errorf("received (-want +got):\n%s", diff)
+	}
+	select {
+	case <-sub.Done():
+		t.Fatal("Done closed while the subscription runs")
+	default:
+	}
+	boom := errors.New("source ended")
+	feed.Close(boom)
+	<-sub.Done()
+	if _, ok := <-sub.C(); ok {
+		t.Error("C still open after the end")
+	}
+	if !errors.Is(sub.Err(), boom) {
+		t.Errorf("Err() = %v; want %v", sub.Err(), boom)
+	}
+	sub.Stop() // idempotent; the first cause stays
+	if !errors.Is(sub.Err(), boom) {
+		t.Errorf("Err() after Stop = %v; want %v", sub.Err(), boom)
+	}
 	g.Wait()
 }
 
-func TestDropPolicies(t *testing.T) {
-	for _, tt := range []struct {
-		policy subscribe.Policy
-		want   []int
-	}{
-		// The channel (2) holds 0 and 1, the drain goroutine holds 2 waiting for room, and
-		// the rest of the pending limit (3) is up to the policy.
-		{subscribe.DropNewest, []int{0, 1, 2, 3, 4}},
-		{subscribe.DropOldest, []int{0, 1, 2, 8, 9}},
-		{subscribe.Conflate, []int{0, 1, 2, 9}},
-	} {
-		t.Run(tt.policy.String(), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				logger, logs := testutil.NewLogger(nil)
-				g := subscribe.Group{Logger: logger}
-				sub, feed := subscribe.New[int](t.Context(), &g, "p", []subscribe.Option{
-					subscribe.WithBuffer(2), subscribe.WithPendingLimits(3, 0), subscribe.WithOverflow(tt.policy)})
-				for i := range 10 {
-					if !feed.Send(i, 1) {
-						t.Fatalf("Send(%d) refused", i)
-					}
-					synctest.Wait() // let the drain goroutine take what it can
-				}
-				if want := uint64(10 - len(tt.want)); sub.Dropped() != want {
-					t.Errorf("Dropped = %d; want %d", sub.Dropped(), want)
-				}
-				var got []int
-				for range tt.want {
-					got = append(got, <-sub.C())
-				}
-				if diff := cmp.Diff(tt.want, got); diff != "" {
-					t.Errorf("received (-want +got):\n%s", diff)
-				}
-				if sub.Err() != nil {
-					t.Errorf("Err = %v; want nil", sub.Err())
-				}
-				sub.Stop()
-				g.Wait()
-				if tt.policy != subscribe.Conflate {
-					n := 0
-					for _, l := range logs.Lines() {
-						if strings.Contains(l, "overflowing") {
-							n++
-						}
-					}
-					if n != 1 {
-						t.Errorf("%d overflow log lines; want exactly 1 per episode: %q", n, logs.Lines())
-					}
-				}
-			})
-		})
-	}
-}
-
-func TestLifetime(t *testing.T) {
-	boom := errors.New("channel closed by the server")
-	for _, tt := range []struct {
-		name string
-		end  func(cancel context.CancelFunc, sub *subscribe.Subscription[int], feed *subscribe.Feed[int])
-		want error
-	}{
-		{"ctx", func(cancel context.CancelFunc, _ *subscribe.Subscription[int], _ *subscribe.Feed[int]) { cancel() }, nil},
-		{"stop", func(_ context.CancelFunc, sub *subscribe.Subscription[int], _ *subscribe.Feed[int]) { sub.Stop() }, nil},
-		{"source", func(_ context.CancelFunc, _ *subscribe.Subscription[int], feed *subscribe.Feed[int]) {
-			feed.Close(boom)
-		}, boom},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				var g subscribe.Group
-				ctx, cancel := context.WithCancel(t.Context())
-				defer cancel()
-				ended := make(chan struct{})
-				sub, feed := subscribe.New[int](ctx, &g, "l", []subscribe.Option{subscribe.WithBuffer(2)}, func() { close(ended) })
-				for i := range 5 { // two buffered, three queued
-					feed.Send(i, 0)
-				}
-				tt.end(cancel, sub, feed)
-				<-ended
-				<-sub.Done()
-				// Buffered events stay readable; queued ones are gone.
-				if diff := cmp.Diff([]int{0, 1}, collect(sub)); diff != "" {
-					t.Errorf("after end (-want +got):\n%s", diff)
-				}
-				if !errors.Is(sub.Err(), tt.want) || (tt.want == nil && sub.Err() != nil) {
-					t.Errorf("Err = %v; want %v", sub.Err(), tt.want)
-				}
-				if feed.Send(9, 0) || feed.Accepting() {
-					t.Error("feed accepts after the end")
-				}
-				sub.Stop()
-				feed.Close(errors.New("later"))
-				if !errors.Is(sub.Err(), tt.want) || (tt.want == nil && sub.Err() != nil) {
-					t.Errorf("Err changed after a second end: %v", sub.Err())
-				}
-				g.Wait()
-			})
-		})
-	}
-}
-
-func TestDoneContextEndsAtOnce(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	var g subscribe.Group
-	sub, _ := subscribe.New[int](ctx, &g, "x", nil)
+func TestStopEndsWithoutError(t *testing.T) {
+	var g stream.Group
+	core, feed := stream.New[string](t.Context(), &g, "stopped", nil)
+	sub := (*subscribe.Subscription[string])(core)
+	feed.Send("kept", 4)
+	sub.Stop()
 	<-sub.Done()
-	if sub.Err() != nil {
-		t.Errorf("Err = %v", sub.Err())
+	if v, ok := <-sub.C(); v != "kept" || !ok {
+		t.Errorf("<-C() = %q, %v; want the buffered event", v, ok)
 	}
-}
-
-// Send, Stop and reads race freely without panics (run with -race).
-func TestConcurrentSendAndStop(t *testing.T) {
-	for range 50 {
-		var g subscribe.Group
-		sub, feed := subscribe.New[int](t.Context(), &g, "race", []subscribe.Option{subscribe.WithBuffer(1)})
-		var wg sync.WaitGroup
-		wg.Go(func() {
-			for i := range 1000 {
-				feed.Send(i, 1)
-			}
-		})
-		wg.Go(func() {
-			n := 0
-			for range sub.C() {
-				if n++; n == 10 {
-					sub.Stop()
-				}
-			}
-		})
-		wg.Wait()
-		g.Wait()
+	if sub.Err() != nil || feed.Send("late", 4) {
+		t.Errorf("after Stop: Err() = %v, feed accepting; want nil and refused", sub.Err())
 	}
+	g.Wait()
 }

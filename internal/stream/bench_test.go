@@ -1,11 +1,11 @@
-package subscribe_test
+package stream_test
 
 import (
 	"context"
 	"sync"
 	"testing"
 
-	"github.com/go-supabase/realtime/subscribe"
+	"github.com/go-supabase/realtime/internal/stream"
 )
 
 // BenchmarkFanout delivers one event to 1,000 subscriptions, each drained by its own goroutine,
@@ -17,7 +17,7 @@ func BenchmarkFanout(b *testing.B) {
 		chans := make([]chan int, n)
 		var wg sync.WaitGroup
 		for i := range chans {
-			chans[i] = make(chan int, subscribe.DefaultBuffer)
+			chans[i] = make(chan int, stream.DefaultBuffer)
 			wg.Go(func() {
 				for range chans[i] {
 				}
@@ -38,11 +38,11 @@ func BenchmarkFanout(b *testing.B) {
 		b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "deliveries/s")
 	})
 	b.Run("subscriptions", func(b *testing.B) {
-		var g subscribe.Group
-		feeds := make([]*subscribe.Feed[int], n)
+		var g stream.Group
+		feeds := make([]*stream.Feed[int], n)
 		var wg sync.WaitGroup
 		for i := range feeds {
-			sub, feed := subscribe.New[int](context.Background(), &g, "bench", nil)
+			sub, feed := stream.New[int](context.Background(), &g, "bench", nil)
 			feeds[i] = feed
 			wg.Go(func() {
 				for range sub.C() {
@@ -68,8 +68,8 @@ func BenchmarkFanout(b *testing.B) {
 
 // BenchmarkSend is the cost of one delivery into a subscription with room in its channel.
 func BenchmarkSend(b *testing.B) {
-	var g subscribe.Group
-	sub, feed := subscribe.New[int](context.Background(), &g, "bench", nil)
+	var g stream.Group
+	sub, feed := stream.New[int](context.Background(), &g, "bench", nil)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
