@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/go-supabase/realtime/internal/filtersyntax"
 )
 
 // The operators of the server's filter syntax.
@@ -34,13 +36,7 @@ const (
 )
 
 // knownOp reports whether op is an operator the server accepts (case-sensitive, as there).
-func knownOp(op string) bool {
-	switch op {
-	case opEq, opNeq, opLt, opLte, opGt, opGte, opLike, opILike, opMatch, opIMatch, opIsDistinct, opIn, opIs:
-		return true
-	}
-	return false
-}
+func knownOp(op string) bool { return filtersyntax.KnownOp(op) }
 
 // IsValue is the operand of the is operator.
 type IsValue string
@@ -418,13 +414,15 @@ func formatDuration(d time.Duration) string {
 // Like the server, ParseFilter keeps a value that starts with a double quote but is not a
 // well-formed quoted string as it is.
 func ParseFilter(filter string) ([]Condition, error) {
-	trimmed := strings.TrimSpace(filter)
-	if trimmed == "" {
+	segs, err := filtersyntax.Parse(filter)
+	if err != nil {
+		return nil, invalid("%v", err)
+	}
+	if len(segs) == 0 {
 		return nil, nil
 	}
-	segments := splitTopLevel(trimmed)
-	conds := make([]Condition, 0, len(segments))
-	for _, seg := range segments {
+	conds := make([]Condition, 0, len(segs))
+	for _, seg := range segs {
 		c, err := parseSegment(seg)
 		if err != nil {
 			return nil, err
@@ -434,67 +432,10 @@ func ParseFilter(filter string) ([]Condition, error) {
 	return conds, nil
 }
 
-// splitTopLevel splits a filter at the commas that are outside parentheses and quotes. As in
-// the server, a double quote opens a quoted section only right after '.', '(' or ',' (not
-// after the comma that ends a segment), and a backslash escapes the next byte inside one.
-func splitTopLevel(s string) []string {
-	var out []string
-	depth, start := 0, 0
-	quoted := false
-	var prev byte
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		if quoted {
-			switch {
-			case ch == '\\' && i+1 < len(s):
-				i++
-				ch = s[i]
-			case ch == '"':
-				quoted = false
-			}
-			prev = ch
-			continue
-		}
-		switch {
-		case ch == '"' && (prev == '.' || prev == '(' || prev == ','):
-			quoted = true
-		case ch == '(':
-			depth++
-		case ch == ')':
-			depth = max(0, depth-1)
-		case ch == ',' && depth == 0:
-			out = append(out, s[start:i])
-			start = i + 1
-			prev = 0
-			continue
-		}
-		prev = ch
-	}
-	return append(out, s[start:])
-}
-
-// parseSegment parses one `column=[not.]op.value`.
-func parseSegment(seg string) (Condition, error) {
-	t := strings.TrimSpace(seg)
-	if t == "" {
-		return Condition{}, invalid("filter must not contain empty segments (check for extra commas)")
-	}
-	col, rest, ok := strings.Cut(t, "=")
-	if !ok {
-		return Condition{}, invalid("filter segment %q is not column=op.value", t)
-	}
-	c := Condition{column: col}
-	if r, ok := strings.CutPrefix(rest, "not."); ok {
-		c.negated, rest = true, r
-	}
-	op, value, ok := strings.Cut(rest, ".")
-	if !ok {
-		return Condition{}, invalid("filter segment %q has no operator", t)
-	}
-	if !knownOp(op) {
-		return Condition{}, invalid("filter segment %q: unsupported operator %q", t, op)
-	}
-	c.op = op
+// parseSegment checks one `column=[not.]op.value` and unquotes its value.
+func parseSegment(seg filtersyntax.Segment) (Condition, error) {
+	t, col, op, value := seg.Text, seg.Column, seg.Op, seg.Value
+	c := Condition{column: col, op: op, negated: seg.Negated}
 	if err := checkColumn(col); err != nil {
 		return Condition{}, invalid("filter segment %q: %v", t, err)
 	}
@@ -512,39 +453,15 @@ func parseSegment(seg string) (Condition, error) {
 		}
 		c.values = vals
 	case opIs:
-		v := unquoteValue(value)
+		v := filtersyntax.UnquoteValue(value)
 		if !validIs(v) {
 			return Condition{}, invalid("filter segment %q: `is` takes null, true, false or unknown", t)
 		}
 		c.values = []string{v}
 	default:
-		c.values = []string{unquoteValue(value)}
+		c.values = []string{filtersyntax.UnquoteValue(value)}
 	}
 	return c, nil
-}
-
-// unquoteValue removes PostgREST quoting from a scalar value: `"a\"b"` is `a"b`. A value that
-// is not a well-formed quoted string is returned as it is, as the server does.
-func unquoteValue(v string) string {
-	if !strings.HasPrefix(v, `"`) {
-		return v
-	}
-	var b strings.Builder
-	for i := 1; i < len(v); i++ {
-		switch ch := v[i]; {
-		case ch == '\\' && i+1 < len(v):
-			i++
-			b.WriteByte(v[i])
-		case ch == '"':
-			if i == len(v)-1 {
-				return b.String()
-			}
-			return v
-		default:
-			b.WriteByte(ch)
-		}
-	}
-	return v
 }
 
 // isArraySpace reports the white space PostgreSQL's array parser skips.

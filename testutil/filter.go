@@ -9,9 +9,11 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/go-supabase/realtime/internal/filtersyntax"
 )
 
-// The postgres_changes filter, as the real server parses and evaluates it (PROTOCOL.md §7.2).
+// The postgres_changes filter, as the real server parses and evaluates it.
 //
 // Parsing follows Extensions.PostgresCdcRls.Subscriptions.parse_filters of supabase/realtime
 // 2.129.8 byte for byte, so that the system error for a bad filter carries the server's text.
@@ -40,9 +42,6 @@ import (
 // it does not list is typed from its JSON value (number → numeric, bool → bool, object or
 // array → jsonb, anything else → text).
 
-// filterTypes are the operators the server accepts (Subscriptions @filter_types).
-var filterTypes = []string{"eq", "neq", "lt", "lte", "gt", "gte", "in", "like", "ilike", "is", "match", "imatch", "isdistinct"}
-
 // filterCond is one condition as the server stores it (a realtime.user_defined_filter), plus
 // what evaluation needs precomputed.
 type filterCond struct {
@@ -55,126 +54,32 @@ type filterCond struct {
 	re   *regexp.Regexp // match, imatch
 }
 
-// parseFilters parses a filter string like Subscriptions.parse_filters. The error's text is
+// parseFilters parses a filter string like Subscriptions.parse_filters, whose splitting of the
+// string into `column=[not.]op.value` segments it shares with the client. The error's text is
 // what the server puts after "Error parsing `filter` params: ".
 func parseFilters(filter string) ([]filterCond, error) {
-	trimmed := strings.TrimSpace(filter)
-	if trimmed == "" {
-		return nil, nil
+	segs, err := filtersyntax.Parse(filter)
+	if se := (*filtersyntax.SegmentError)(nil); errors.As(err, &se) && se.Kind != filtersyntax.EmptySegment {
+		return nil, errors.New(inspectStrings(se.Parts...))
+	}
+	if err != nil {
+		return nil, err
 	}
 	var conds []filterCond
-	for _, seg := range splitTopLevel(trimmed) {
-		c, err := parseSegment(seg)
-		if err != nil {
-			return nil, err
+	for _, seg := range segs {
+		c := filterCond{column: seg.Column, op: seg.Op, negate: seg.Negated}
+		if c.op == "in" {
+			v := seg.Value
+			if len(v) < 2 || v[0] != '(' || v[len(v)-1] != ')' {
+				return nil, errors.New("`in` filter value must be wrapped by parentheses")
+			}
+			c.value = "{" + v[1:len(v)-1] + "}"
+		} else {
+			c.value = filtersyntax.UnquoteValue(seg.Value)
 		}
 		conds = append(conds, c)
 	}
 	return conds, nil
-}
-
-// splitTopLevel splits at the commas outside parentheses and double quotes, exactly as the
-// server's split_top_level/6: a quote opens a quoted section only right after '.', '(' or ','
-// (not after the comma that ended a segment), and a backslash inside one escapes the next byte.
-func splitTopLevel(s string) []string {
-	var out []string
-	var cur strings.Builder
-	depth, quoted := 0, false
-	var prev byte
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		if quoted {
-			switch {
-			case ch == '\\' && i+1 < len(s):
-				cur.WriteByte(ch)
-				i++
-				ch = s[i]
-			case ch == '"':
-				quoted = false
-			}
-			cur.WriteByte(ch)
-			prev = ch
-			continue
-		}
-		switch {
-		case ch == '"' && (prev == '.' || prev == '(' || prev == ','):
-			quoted = true
-		case ch == '(':
-			depth++
-		case ch == ')':
-			depth = max(0, depth-1)
-		case ch == ',' && depth == 0:
-			out = append(out, cur.String())
-			cur.Reset()
-			prev = 0
-			continue
-		}
-		cur.WriteByte(ch)
-		prev = ch
-	}
-	return append(out, cur.String())
-}
-
-// parseSegment parses one `column=[not.]op.value` like the server's parse_segment/1.
-func parseSegment(seg string) (filterCond, error) {
-	t := strings.TrimSpace(seg)
-	if t == "" {
-		return filterCond{}, errors.New("filter must not contain empty segments (check for extra commas)")
-	}
-	col, rest, ok := strings.Cut(t, "=")
-	if !ok {
-		return filterCond{}, errors.New(inspectStrings(t))
-	}
-	c := filterCond{column: col}
-	if r, ok := strings.CutPrefix(rest, "not."); ok {
-		c.negate, rest = true, r
-	}
-	op, value, ok := strings.Cut(rest, ".")
-	if !ok {
-		return filterCond{}, errors.New(inspectStrings(rest))
-	}
-	known := false
-	for _, f := range filterTypes {
-		known = known || f == op
-	}
-	if !known {
-		return filterCond{}, errors.New(inspectStrings(op, value))
-	}
-	c.op = op
-	if op == "in" {
-		if len(value) < 2 || value[0] != '(' || value[len(value)-1] != ')' {
-			return filterCond{}, errors.New("`in` filter value must be wrapped by parentheses")
-		}
-		c.value = "{" + value[1:len(value)-1] + "}"
-	} else {
-		c.value = unquoteFilterValue(value)
-	}
-	return c, nil
-}
-
-// unquoteFilterValue removes PostgREST quoting like the server's unquote_value/1: a value that
-// starts with a double quote and is a whole quoted string loses its quotes and backslash
-// escapes; any other value is kept as it is.
-func unquoteFilterValue(v string) string {
-	if !strings.HasPrefix(v, `"`) {
-		return v
-	}
-	var b strings.Builder
-	for i := 1; i < len(v); i++ {
-		switch ch := v[i]; {
-		case ch == '"':
-			if i == len(v)-1 {
-				return b.String()
-			}
-			return v
-		case ch == '\\' && i+1 < len(v):
-			i++
-			b.WriteByte(v[i])
-		default:
-			b.WriteByte(ch)
-		}
-	}
-	return v
 }
 
 // dbError is an exception the tenant database raises while creating a subscription, in
