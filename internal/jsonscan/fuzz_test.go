@@ -122,7 +122,10 @@ func FuzzUnquote(f *testing.F) {
 		if err == nil && got != want {
 			t.Fatalf("Unquote(%q) = %q; encoding/json gives %q", b, got, want)
 		}
-		if inner := b[1 : len(b)-1]; err == nil && !jsonscan.NeedsDecoding(inner) && got != string(inner) {
+		if err != nil {
+			return
+		}
+		if inner := b[1 : len(b)-1]; !jsonscan.NeedsDecoding(inner) && got != string(inner) {
 			t.Fatalf("NeedsDecoding(%q) is false, but the value is %q", inner, got)
 		}
 	})
