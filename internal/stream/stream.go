@@ -16,6 +16,12 @@
 //   - [DropOldest] and [DropNewest]: the oldest queued or the new event is dropped, counted in
 //     Dropped, and logged once per overflow episode (an episode ends when the backlog clears).
 //   - [Conflate]: the newest event replaces the one waiting; replaced events count as dropped.
+//
+// # Locking
+//
+// Each Core has one mutex, and no code from outside the SDK runs while it is held: a log line
+// is prepared under the lock and written to the group's logger after the lock is released, so
+// a user's slog handler may call back into the subscription.
 package stream
 
 import (
@@ -126,7 +132,9 @@ type Group struct {
 	// Logger receives the overflow reports. Default: none.
 	Logger *slog.Logger
 	// OverflowError, if set, makes the error an evicted subscription ends with (it should wrap
-	// ErrSlowConsumer); the default is an *OverflowError.
+	// ErrSlowConsumer); the default is an *OverflowError. It runs under the subscription's
+	// lock, so that Err has its result by the time C is closed: it must neither block nor call
+	// the subscription's methods.
 	OverflowError func(*OverflowError) error
 }
 
@@ -134,11 +142,21 @@ type Group struct {
 // first.
 func (g *Group) Wait() { g.wg.Wait() }
 
-func (g *Group) logger() *slog.Logger {
-	if g.Logger == nil {
-		return slog.New(slog.DiscardHandler)
+// logLine is a log line prepared under a subscription's lock, to be written after it is
+// released; the zero value is no line.
+type logLine struct {
+	level slog.Level
+	msg   string
+	args  []any
+}
+
+// log writes l, if there is one, to the group's logger. The caller must not hold a
+// subscription's lock: the logger's handler is user code.
+func (g *Group) log(l logLine) {
+	if l.msg == "" || g.Logger == nil {
+		return
 	}
-	return g.Logger
+	g.Logger.Log(context.Background(), l.level, l.msg, l.args...)
 }
 
 // Core is a stream of events of type T, delivered on a receive-only Go channel: the state and
@@ -251,8 +269,9 @@ func (f *Feed[T]) Send(v T, size int) bool {
 		default:
 		}
 	}
-	ok := s.enqueueLocked(v, int64(size))
+	ok, line := s.enqueueLocked(v, int64(size))
 	s.mu.Unlock()
+	s.group.log(line)
 	if !ok {
 		s.stopWatching()
 	}
@@ -271,13 +290,13 @@ func (f *Feed[T]) Accepting() bool {
 }
 
 // enqueueLocked queues v behind a full channel, applying the overflow policy. It returns false
-// when the subscription was evicted.
-func (s *Core[T]) enqueueLocked(v T, size int64) bool {
+// when the subscription was evicted, and the line to log once the lock is released.
+func (s *Core[T]) enqueueLocked(v T, size int64) (ok bool, line logLine) {
 	nq := len(s.queue) - s.head
 	if s.cfg.policy == Conflate && nq > 0 {
 		s.queue[len(s.queue)-1] = queued[T]{v, size}
 		s.dropped++
-		return true
+		return true, logLine{}
 	}
 	// The event the drain goroutine holds counts as pending too.
 	n, bytes := nq, s.queueBytes
@@ -291,8 +310,7 @@ func (s *Core[T]) enqueueLocked(v T, size int64) bool {
 		}
 		switch s.cfg.policy {
 		case DropNewest:
-			s.dropLocked(limit)
-			return true
+			return true, s.dropLocked(limit)
 		case DropOldest:
 			for nq > 0 && (n >= s.cfg.pendingEvents || bytes+size > s.cfg.pendingBytes) {
 				s.queueBytes -= s.queue[s.head].size
@@ -301,7 +319,9 @@ func (s *Core[T]) enqueueLocked(v T, size int64) bool {
 				s.head++
 				nq--
 				n--
-				s.dropLocked(limit)
+				if l := s.dropLocked(limit); l.msg != "" {
+					line = l
+				}
 			}
 		default: // Evict
 			// Close at once, dropping the backlog: memory is freed and the reader, stuck or
@@ -314,10 +334,9 @@ func (s *Core[T]) enqueueLocked(v T, size int64) bool {
 				err = s.group.OverflowError(oe)
 			}
 			s.err = err
-			s.group.logger().Warn("realtime: subscription evicted: its reader is too slow",
-				"subscription", s.desc, "limit", limit, "dropped", s.dropped)
 			s.stopLocked()
-			return false
+			return false, logLine{slog.LevelWarn, "realtime: subscription evicted: its reader is too slow",
+				[]any{"subscription", s.desc, "limit", limit, "dropped", s.dropped}}
 		}
 	}
 	s.queue = append(s.queue, queued[T]{v, size})
@@ -327,16 +346,19 @@ func (s *Core[T]) enqueueLocked(v T, size int64) bool {
 		s.group.wg.Add(1)
 		go s.drain()
 	}
-	return true
+	return true, line
 }
 
-func (s *Core[T]) dropLocked(limit string) {
+// dropLocked counts a dropped event and returns the line that reports the start of an
+// overflow episode, if this drop starts one.
+func (s *Core[T]) dropLocked(limit string) logLine {
 	s.dropped++
-	if !s.overflow {
-		s.overflow = true
-		s.group.logger().Warn("realtime: subscription overflowing: dropping events",
-			"subscription", s.desc, "policy", s.cfg.policy.String(), "limit", limit, "dropped_total", s.dropped)
+	if s.overflow {
+		return logLine{}
 	}
+	s.overflow = true
+	return logLine{slog.LevelWarn, "realtime: subscription overflowing: dropping events",
+		[]any{"subscription", s.desc, "policy", s.cfg.policy.String(), "limit", limit, "dropped_total", s.dropped}}
 }
 
 // drain feeds queued events into the channel until the queue is empty, then exits.
@@ -347,14 +369,17 @@ func (s *Core[T]) drain() {
 		if s.stopped || len(s.queue) == s.head {
 			s.queue, s.head, s.queueBytes = nil, 0, 0
 			s.draining = false
+			var line logLine
 			if s.overflow {
 				s.overflow = false
-				s.group.logger().Info("realtime: subscription caught up", "subscription", s.desc, "dropped_total", s.dropped)
+				line = logLine{slog.LevelInfo, "realtime: subscription caught up",
+					[]any{"subscription", s.desc, "dropped_total", s.dropped}}
 			}
 			if !s.accepting {
 				s.closeChLocked()
 			}
 			s.mu.Unlock()
+			s.group.log(line)
 			return
 		}
 		q := s.queue[s.head]

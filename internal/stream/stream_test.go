@@ -3,8 +3,10 @@ package stream_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -267,5 +269,92 @@ func TestConcurrentSendAndStop(t *testing.T) {
 		})
 		wg.Wait()
 		g.Wait()
+	}
+}
+
+// defaultTestTimeout bounds the waits of the tests that do not run on the fake clock.
+const defaultTestTimeout = 10 * time.Second
+
+// reentrantHandler is a slog.Handler that, like a user's handler might, reads the subscription
+// it reports on; it sends the message of each line it handles to lines.
+type reentrantHandler struct {
+	sub   atomic.Pointer[stream.Core[int]]
+	lines chan string
+}
+
+func (h *reentrantHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *reentrantHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *reentrantHandler) WithGroup(string) slog.Handler            { return h }
+
+func (h *reentrantHandler) Handle(_ context.Context, r slog.Record) error {
+	sub := h.sub.Load()
+	_, _ = sub.Pending(), sub.Dropped()
+	h.lines <- r.Message
+	return nil
+}
+
+// The log lines of an overflow are written after the subscription's lock is released, so a
+// handler may call back into it. This runs on the real clock: a goroutine waiting for a mutex
+// does not count as durably blocked, so the fake clock would not detect the deadlock.
+func TestLogHandlerMayCallBack(t *testing.T) {
+	for _, tt := range []struct {
+		policy stream.Policy
+		want   []string // the log lines, in order
+	}{
+		{stream.Evict, []string{"realtime: subscription evicted: its reader is too slow"}},
+		{stream.DropNewest, []string{
+			"realtime: subscription overflowing: dropping events",
+			"realtime: subscription caught up",
+		}},
+		{stream.DropOldest, []string{
+			"realtime: subscription overflowing: dropping events",
+			"realtime: subscription caught up",
+		}},
+	} {
+		t.Run(tt.policy.String(), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), defaultTestTimeout)
+			defer cancel()
+			h := &reentrantHandler{lines: make(chan string, 10)}
+			g := stream.Group{Logger: slog.New(h)}
+			sub, feed := stream.New[int](t.Context(), &g, "reentrant", []stream.Option{
+				stream.WithBuffer(1), stream.WithPendingLimits(2, 0), stream.WithOverflow(tt.policy)})
+			h.sub.Store(sub)
+			sent := make(chan struct{})
+			go func() {
+				defer close(sent)
+				// 0 fills the channel, 1 and 2 wait behind it (one of them may be held by the
+				// drain goroutine), 3 overflows.
+				for i := range 4 {
+					feed.Send(i, 0)
+				}
+			}()
+			var got []string
+			next := func(what string) {
+				t.Helper()
+				select {
+				case l := <-h.lines:
+					got = append(got, l)
+				case <-ctx.Done():
+					t.Fatalf("no %s line within %v (the handler blocked?); lines so far: %q", what, defaultTestTimeout, got)
+				}
+			}
+			next("overflow")
+			select {
+			case <-sent:
+			case <-ctx.Done():
+				t.Fatalf("Send blocked while the handler called back into the subscription")
+			}
+			if tt.policy != stream.Evict {
+				for range 3 {
+					<-sub.C()
+				}
+				next("caught up")
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("log lines (-want +got):\n%s", diff)
+			}
+			sub.Stop()
+			g.Wait()
+		})
 	}
 }
