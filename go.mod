@@ -5,5 +5,4 @@ go 1.25.0
 require (
 	github.com/google/go-cmp v0.7.0
 	github.com/gorilla/websocket v1.5.3
-	golang.org/x/sync v0.22.0
 )

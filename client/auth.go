@@ -14,6 +14,9 @@ import (
 // WithToken token, then the API key). The server does not reply to access_token pushes; ctx
 // bounds only the callback.
 func (c *Client) SetAuth(ctx context.Context, token string) error {
+	if c.isClosed() {
+		return closedError()
+	}
 	if token == "" && c.cfg.tokenFn != nil {
 		if _, err := c.tokens.refresh(ctx); err != nil {
 			return newError(CodeUnauthorized, err, "access token callback failed: "+err.Error())
@@ -28,64 +31,51 @@ func (c *Client) SetAuth(ctx context.Context, token string) error {
 // is pushed as access_token if the channel is joined with another token, and used by its next
 // joins. An empty token goes back to the client's.
 func (ch *Channel) SetAuth(ctx context.Context, token string) error {
-	return ch.c.exec(func() {
-		ch.token = token
-		ch.c.r.pushToken(ch)
+	return ch.run(func(s *chanState) error {
+		s.token = token
+		s.pushToken()
+		return nil
 	})
-}
-
-// tokenFor returns the token a channel joins and pushes with.
-func (ch *Channel) tokenFor() string {
-	if ch.token != "" {
-		return ch.token
-	}
-	return ch.c.tokens.current()
 }
 
 // pushTokens pushes the current token to every joined channel that lacks it.
 func (r *router) pushTokens() {
-	for _, ch := range r.sortedChannels() {
-		r.pushToken(ch)
+	for _, s := range r.sortedChannels() {
+		s.pushToken()
 	}
 }
 
 // pushToken sends access_token to a joined channel whose token differs from its current one
 // (realtime-js pushes only when the value changed, and only to joined channels).
-func (r *router) pushToken(ch *Channel) {
-	tok := ch.tokenFor()
-	if ch.State() != ChannelJoined || tok == ch.sentToken {
+func (s *chanState) pushToken() {
+	r := s.r
+	tok := s.tokenFor()
+	if s.state() != ChannelJoined || tok == s.sentToken {
 		return
 	}
 	payload, _ := marshalPayload(map[string]string{"access_token": tok})
-	m := transport.Message{JoinRef: ch.joinRef, Ref: r.c.conn.MakeRef(), Topic: ch.topic, Event: transport.EventAccessToken, Payload: payload}
+	m := transport.Message{JoinRef: s.joinRef, Ref: r.c.conn.MakeRef(), Topic: s.topic(), Event: transport.EventAccessToken, Payload: payload}
 	if err := r.c.conn.Post(r.epoch, &m); err == nil {
-		ch.sentToken = tok
+		s.sentToken = tok
 	}
 }
 
-// requestToken asks the callback for a token on its own goroutine (the router never waits on
-// user code), then sends the joins that waited for it and pushes the token to joined channels.
+// requestToken asks the callback for a token (on the token source's goroutine: the router
+// never waits on user code); tokenReady runs when it answers.
 func (r *router) requestToken() {
-	if r.refreshing || r.c.cfg.tokenFn == nil {
+	if r.c.cfg.tokenFn == nil || r.stopped {
 		return
 	}
-	r.refreshing = true
-	go func() {
-		_, err := r.c.tokens.refresh(context.Background())
-		r.c.post(func() { r.tokenReady(err) })
-	}()
+	r.c.tokens.start()
 }
 
-// tokenReady runs when a requested token has arrived (or the callback failed: the fallback
-// token is used).
+// tokenReady runs when a call of the callback has ended (err is its error, and the fallback
+// token serves): it sends the joins that waited for a token and pushes the new token to the
+// joined channels.
 func (r *router) tokenReady(err error) {
-	r.refreshing = false
-	for _, ch := range r.sortedChannels() {
-		if ch.awaitingToken {
-			ch.awaitingToken = false
-			if ch.want && r.open && ch.State() == ChannelJoining {
-				r.sendJoin(ch)
-			}
+	for _, s := range r.sortedChannels() {
+		if s.awaitingToken && s.want && r.open && s.state() == ChannelJoining {
+			s.sendJoin()
 		}
 	}
 	if err == nil {
@@ -93,7 +83,7 @@ func (r *router) tokenReady(err error) {
 	}
 }
 
-// refreshToken refreshes the token ahead of its expiry and pushes it to joined channels.
+// refreshToken refreshes the token ahead of its expiry.
 func (r *router) refreshToken(reason string) {
 	if r.stopped {
 		return
@@ -102,7 +92,8 @@ func (r *router) refreshToken(reason string) {
 	r.requestToken()
 }
 
-// tokenErrorPhrases mark a channel shutdown that a fresh token can undo (PROTOCOL.md §8.4).
+// tokenErrorPhrases mark a channel shutdown that a fresh token can undo: the server's texts
+// for an expired or invalid channel token.
 var tokenErrorPhrases = []string{
 	"Token has expired", "are required in JWT", "not a valid JWT", "JWT signer",
 	"Token expiration time is invalid", "InvalidJWTToken", "MalformedJWT", "JwtSignatureError",
@@ -121,18 +112,8 @@ func isTokenError(err error) bool {
 	return false
 }
 
-// reviveWithToken handles a channel the server shut because its token expired or became
-// invalid: with a token callback the channel asks it for a new token and rejoins on its own
-// (after the rejoin backoff); without one it stays closed (false is returned).
-func (r *router) reviveWithToken(ch *Channel, cause error) bool {
-	if r.c.cfg.tokenFn == nil || !ch.want || !isTokenError(cause) {
-		return false
-	}
-	r.c.log.Info("realtime: channel closed for its token; rejoining with a fresh one", "topic", ch.topic, "cause", cause.Error())
-	ch.joinRef = ""
-	stopTimer(&ch.joinTimer)
-	r.setState(ch, ChannelErrored, cause)
-	r.c.tokens.expire()
-	r.scheduleRejoin(ch)
-	return true
+// revivable says whether a channel the server shut with cause can come back with a fresh
+// token: when the token expired or became invalid and there is a callback to ask.
+func (r *router) revivable(s *chanState, cause error) bool {
+	return r.c.cfg.tokenFn != nil && s.want && isTokenError(cause)
 }

@@ -76,10 +76,32 @@ func (b *broadcastBinding) matches(event string) bool {
 	return b.event == "" || strings.EqualFold(b.event, event)
 }
 
+// broadcastFeature is the broadcast part of a channel: its join config and its subscriptions.
+type broadcastFeature struct {
+	baseFeature
+	bindings []*broadcastBinding
+}
+
+func (f *broadcastFeature) configure(p *joinPayload) {
+	cfg := &f.s.ch.cfg
+	b := &p.Config.Broadcast
+	b.Ack, b.Self, b.ReplicationReady = cfg.ack, cfg.self, cfg.replicationReady
+	if cfg.replay {
+		b.Replay = &replayConfig{Since: cfg.replaySince.UnixMilli(), Limit: cfg.replayLimit}
+	}
+}
+
+func (f *broadcastFeature) end(cause error) {
+	for _, b := range f.bindings {
+		b.feed.Close(cause)
+	}
+	f.bindings = nil
+}
+
 // OnBroadcast returns a subscription to the channel's broadcasts whose event equals event,
-// compared case-insensitively; "*" (or the seed's ":all") receives every event. It can be
-// called before or after Subscribe. ctx bounds the subscription's life: when it is done the
-// channel from C closes and Err is nil.
+// compared case-insensitively; "*" (or ":all") receives every event. It can be called before
+// or after Subscribe. ctx bounds the subscription's life: when it is done the channel from C
+// closes and Err is nil.
 func (ch *Channel) OnBroadcast(ctx context.Context, event string, opts ...subscribe.Option) *subscribe.Subscription[Broadcast] {
 	desc := "broadcast " + event + " on " + ch.topic
 	sub, feed := newSub[Broadcast](ctx, &ch.c.group, desc, ch.c.subOptions(opts))
@@ -87,9 +109,7 @@ func (ch *Channel) OnBroadcast(ctx context.Context, event string, opts ...subscr
 		event = ""
 	}
 	b := &broadcastBinding{event: event, feed: feed}
-	if err := ch.c.exec(func() { ch.bcast = append(pruneBindings(ch.bcast), b) }); err != nil {
-		feed.Close(err)
-	}
+	listen(ch, feed, func(s *chanState) { s.bcast.bindings = append(pruneBindings(s.bcast.bindings), b) })
 	return sub
 }
 
@@ -105,9 +125,9 @@ func pruneBindings(bs []*broadcastBinding) []*broadcastBinding {
 	return kept
 }
 
-// routeBroadcast delivers a broadcast to the matching subscriptions, in order.
-func (r *router) routeBroadcast(ch *Channel, m *transport.Message) {
-	if len(ch.bcast) == 0 {
+// route delivers a broadcast to the matching subscriptions, in order.
+func (f *broadcastFeature) route(m *transport.Message) {
+	if len(f.bindings) == 0 {
 		return
 	}
 	b := Broadcast{Event: m.UserEvent, Meta: m.Meta}
@@ -118,13 +138,13 @@ func (r *router) routeBroadcast(ch *Channel, m *transport.Message) {
 	}
 	size := len(m.Data) + len(m.Meta) + len(m.UserEvent)
 	dead := false
-	for _, bb := range ch.bcast {
+	for _, bb := range f.bindings {
 		if bb.matches(m.UserEvent) && !bb.feed.Send(b, size) {
 			dead = true
 		}
 	}
 	if dead {
-		ch.bcast = pruneBindings(ch.bcast)
+		f.bindings = pruneBindings(f.bindings)
 	}
 }
 
@@ -138,6 +158,9 @@ func (r *router) routeBroadcast(ch *Channel, m *transport.Message) {
 // channel, or buffered until the join (up to the push buffer) on a channel that is joining.
 // With BroadcastAck it waits for the server's acknowledgement. ctx bounds only the wait.
 func (ch *Channel) Broadcast(ctx context.Context, event string, payload any) error {
+	if err := ch.gone(); err != nil {
+		return err
+	}
 	m, err := ch.broadcastMessage(event, payload)
 	if err != nil {
 		return err
@@ -155,9 +178,13 @@ func (ch *Channel) Broadcast(ctx context.Context, event string, payload any) err
 
 // BroadcastWithAck sends a broadcast like Broadcast and returns the future of the server's
 // acknowledgement, for pipelining: select on its Done channel or Wait on it. The channel needs
-// the BroadcastAck option. The future settles with the reply, or an error with code timeout,
-// disconnected or closed.
+// the BroadcastAck option. It never blocks: the frame is queued at once, whatever the socket's
+// backlog (the acknowledgements pending are bounded by WithMaxPendingAcks instead), and the
+// future settles with the reply, or an error with code timeout, disconnected or closed.
 func (ch *Channel) BroadcastWithAck(event string, payload any) (*acks.Future[Reply], error) {
+	if err := ch.gone(); err != nil {
+		return nil, err
+	}
 	if !ch.cfg.ack {
 		return nil, invalidArgument("BroadcastWithAck needs a channel created with the BroadcastAck option")
 	}
@@ -165,12 +192,15 @@ func (ch *Channel) BroadcastWithAck(event string, payload any) (*acks.Future[Rep
 	if err != nil {
 		return nil, err
 	}
-	return ch.push(context.Background(), m, true)
+	return ch.push(nil, m, true)
 }
 
 // BroadcastBinary sends a broadcast whose payload is raw bytes (binary encoding, protocol
 // 2.0.0 only). Receivers on protocol 1.0.0 never get it.
 func (ch *Channel) BroadcastBinary(ctx context.Context, event string, data []byte) error {
+	if err := ch.gone(); err != nil {
+		return err
+	}
 	if ch.c.cfg.version != transport.V2 {
 		return invalidArgument("BroadcastBinary needs protocol version 2.0.0")
 	}
@@ -232,7 +262,9 @@ func marshalPayload(payload any) ([]byte, error) {
 }
 
 // push sends m (a channel push; its refs are set here) at once when the channel is joined, or
-// buffers it until the join. With acked it registers and returns the future of the reply.
+// buffers it until the join. With acked it registers and returns the future of the reply. A nil
+// ctx never waits for room in the socket's queue (the push is queued past its bound); any
+// other ctx bounds that wait.
 func (ch *Channel) push(ctx context.Context, m transport.Message, acked bool) (*acks.Future[Reply], error) {
 	c := ch.c
 	m.Ref = c.conn.MakeRef()
@@ -242,11 +274,12 @@ func (ch *Channel) push(ctx context.Context, m transport.Message, acked bool) (*
 	var (
 		live *liveJoin
 		fut  *acks.Future[Reply]
-		err  error
 	)
-	if e := c.exec(func() { live, fut, err = c.r.pushOrBuffer(ch, m, acked) }); e != nil {
-		return nil, e
-	}
+	err := ch.run(func(s *chanState) error {
+		var err error
+		live, fut, err = s.bufferPush(m, acked)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -257,7 +290,7 @@ func (ch *Channel) push(ctx context.Context, m transport.Message, acked bool) (*
 }
 
 // sendLive writes a push on the joined channel's socket. The caller's ctx bounds only the wait
-// for room in the socket's queue.
+// for room in the socket's queue; with a nil ctx the push does not wait.
 func (ch *Channel) sendLive(ctx context.Context, live *liveJoin, m transport.Message, acked bool) (*acks.Future[Reply], error) {
 	c := ch.c
 	m.JoinRef = live.joinRef
@@ -269,7 +302,13 @@ func (ch *Channel) sendLive(ctx context.Context, live *liveJoin, m transport.Mes
 		}
 		fut = f
 	}
-	if err := c.conn.SendOn(ctx, live.epoch, &m); err != nil {
+	var err error
+	if ctx == nil {
+		err = c.conn.Post(live.epoch, &m)
+	} else {
+		err = c.conn.SendOn(ctx, live.epoch, &m)
+	}
+	if err != nil {
 		err = wrapSendError(err)
 		if acked {
 			c.acks.Settle(m.Ref, Reply{}, err)
@@ -312,7 +351,7 @@ func ctxError(ctx context.Context, err error) error {
 	return err
 }
 
-// Message is a low-level push, the seed's send/2: Type "broadcast" sends a broadcast of Event
+// Message is a low-level push: Type "broadcast" sends a broadcast of Event
 // with Payload; "presence" tracks (Event "track", Payload the state) or untracks; any other
 // Type is pushed as that event with the payload {"type", "event", "payload"}, and Send waits
 // for the server's reply (the server ignores events it does not know, so those time out).
@@ -324,6 +363,9 @@ type Message struct {
 
 // Send sends a low-level push; see Message.
 func (ch *Channel) Send(ctx context.Context, msg Message) error {
+	if err := ch.gone(); err != nil {
+		return err
+	}
 	switch msg.Type {
 	case "broadcast":
 		return ch.Broadcast(ctx, msg.Event, msg.Payload)

@@ -151,6 +151,12 @@ func (c *Client) Channel(topic string, opts ...ChannelOption) (*Channel, error) 
 // Client.Channel. Its methods are safe for concurrent use. Once subscribed it stays joined,
 // rejoining after reconnects and errors, until Unsubscribe, a close by the server, or the
 // client's Close.
+//
+// A Channel is a handle: its state lives with the client's router goroutine, which runs every
+// change of it (see the package documentation). A channel that is over for good — removed with
+// Client.RemoveChannel, closed by the server, or closed with its client — refuses every call
+// with an error matching ErrClosed that says why, and every On… call on it returns a
+// subscription already ended with that error. Client.Channel then makes a new one for the topic.
 type Channel struct {
 	c     *Client
 	topic string
@@ -159,36 +165,13 @@ type Channel struct {
 	state atomic.Int32
 	// live is set while the channel is joined: pushes go straight to the socket with it.
 	live atomic.Pointer[liveJoin]
-
-	// The fields below belong to the router goroutine.
-	want          bool // the user wants the channel joined
-	joinRef       string
-	joinEpoch     uint64
-	joinTimer     *time.Timer
-	rejoinTimer   *time.Timer
-	attempt       int
-	waiters       []acks.Settle[struct{}]
-	leaveRef      string
-	leaveDone     []acks.Settle[struct{}]
-	leaveTimer    *time.Timer
-	pushBuf       []bufferedPush
-	pushDropped   uint64
-	lastErr       error
-	closeCause    error // the system error that announced a phx_close
-	bcast         []*broadcastBinding
-	system        []*stream.Feed[System]
-	stateFeeds    []*stream.Feed[ChannelStateChange]
-	presence      *presenceState
-	pg            []*pgBinding
-	pgReady       *readiness
-	downSince     time.Time // when the channel left Joined, for the next gap marker
-	downCause     error
-	lastCommit    time.Time // commit timestamp of the last change delivered
-	token         string    // this channel's own token (SetAuth), or ""
-	sentToken     string    // the token of the current join or the last access_token push
-	awaitingToken bool      // a join waits for the token callback
-
+	// ended is set when the channel is over for good: the error every call returns.
+	ended atomic.Pointer[Error]
+	// presSnap is the presence state, published by the router for PresenceState.
 	presSnap atomic.Pointer[presence.State]
+
+	// s is the channel's state, owned by the router goroutine.
+	s *chanState
 }
 
 // liveJoin is the join a joined channel's pushes are sent under.
@@ -197,14 +180,10 @@ type liveJoin struct {
 	epoch   uint64
 }
 
-// bufferedPush is a push made before the channel joined.
-type bufferedPush struct {
-	msg   transport.Message
-	acked bool
-}
-
 func newChannel(c *Client, topic string, cfg channelConfig) *Channel {
-	return &Channel{c: c, topic: topic, cfg: cfg}
+	ch := &Channel{c: c, topic: topic, cfg: cfg}
+	ch.s = newChanState(ch)
+	return ch
 }
 
 // Topic returns the channel's full topic, such as "realtime:room:lobby".
@@ -216,13 +195,46 @@ func (ch *Channel) String() string { return "channel " + ch.topic }
 // State returns the channel's state.
 func (ch *Channel) State() ChannelState { return ChannelState(ch.state.Load()) }
 
-// OnState returns a subscription to the channel's state changes, in order; ctx bounds its
-// life.
-func (ch *Channel) OnState(ctx context.Context, opts ...subscribe.Option) *subscribe.Subscription[ChannelStateChange] {
-	sub, feed := newSub[ChannelStateChange](ctx, &ch.c.group, "state of "+ch.topic, ch.c.subOptions(opts))
-	if err := ch.c.exec(func() { ch.stateFeeds = append(ch.stateFeeds, feed) }); err != nil {
+// gone returns the error of a channel that is over for good, or nil.
+func (ch *Channel) gone() error {
+	if e := ch.ended.Load(); e != nil {
+		return e
+	}
+	return nil
+}
+
+// run runs fn on the router goroutine with the channel's state and waits for it. It refuses,
+// without running fn, a channel that is over for good or a closed client.
+func (ch *Channel) run(fn func(s *chanState) error) error {
+	if err := ch.gone(); err != nil {
+		return err
+	}
+	var err error
+	if e := ch.c.exec(func() {
+		if ch.s.ended {
+			err = ch.gone()
+			return
+		}
+		err = fn(ch.s)
+	}); e != nil {
+		return e
+	}
+	return err
+}
+
+// listen adds a subscription's feed to the channel with add (on the router goroutine), or ends
+// the feed at once with the error of a channel that cannot take it.
+func listen[T any](ch *Channel, feed *stream.Feed[T], add func(s *chanState)) {
+	if err := ch.run(func(s *chanState) error { add(s); return nil }); err != nil {
 		feed.Close(err)
 	}
+}
+
+// OnState returns a subscription to the channel's state changes, in order; ctx bounds its
+// life. It ends, after the change to Closed, when the channel is over for good.
+func (ch *Channel) OnState(ctx context.Context, opts ...subscribe.Option) *subscribe.Subscription[ChannelStateChange] {
+	sub, feed := newSub[ChannelStateChange](ctx, &ch.c.group, "state of "+ch.topic, ch.c.subOptions(opts))
+	listen(ch, feed, func(s *chanState) { s.stateFeeds = append(s.stateFeeds, feed) })
 	return sub
 }
 
@@ -233,15 +245,20 @@ func (ch *Channel) OnState(ctx context.Context, opts ...subscribe.Option) *subsc
 // backoff until Unsubscribe. ctx bounds only this wait; if the socket cannot connect, the wait
 // lasts until ctx ends and the error wraps the last connection error.
 func (ch *Channel) Subscribe(ctx context.Context) error {
+	if err := ch.gone(); err != nil {
+		return err
+	}
 	if err := ch.c.connect(); err != nil {
 		return err
 	}
 	fut, settle := acks.New[struct{}]()
-	if err := ch.c.exec(func() { ch.c.r.subscribe(ch, settle) }); err != nil {
+	w := &waiter{settle: settle}
+	if err := ch.run(func(s *chanState) error { s.subscribe(w); return nil }); err != nil {
 		return err
 	}
 	_, err := fut.Wait(ctx)
 	if err != nil && ctx.Err() != nil && fut.Err() == nil {
+		ch.c.post(func() { ch.s.dropWaiter(w) })
 		if ch.c.conn.State() != transport.StateOpen {
 			if last := ch.c.r.lastConnErr.Load(); last != nil {
 				return newError(CodeTimeout, errors.Join(ctx.Err(), *last), "subscribe: socket not connected: "+(*last).Error(), "topic", ch.topic)
@@ -257,61 +274,34 @@ func (ch *Channel) Subscribe(ctx context.Context) error {
 // subscriptions stay open: a later Subscribe rejoins.
 func (ch *Channel) Unsubscribe(ctx context.Context) error {
 	fut, settle := acks.New[struct{}]()
-	if err := ch.c.exec(func() { ch.c.r.unsubscribe(ch, settle) }); err != nil {
+	if err := ch.run(func(s *chanState) error { s.unsubscribe(settle); return nil }); err != nil {
 		return err
 	}
 	_, err := fut.Wait(ctx)
 	return err
 }
 
-// joinPayload builds the phx_join payload: always a config key (PROTOCOL.md §4.2).
-func (ch *Channel) joinPayload(token string) []byte {
-	type replay struct {
-		Since int64 `json:"since"`
-		Limit int   `json:"limit,omitempty"`
-	}
-	type broadcast struct {
-		Ack              bool    `json:"ack"`
-		Self             bool    `json:"self"`
-		Replay           *replay `json:"replay,omitempty"`
-		ReplicationReady bool    `json:"replication_ready,omitempty"`
-	}
-	type presence struct {
-		Key     string `json:"key"`
-		Enabled bool   `json:"enabled"`
-	}
-	type config struct {
-		Broadcast       broadcast         `json:"broadcast"`
-		Presence        presence          `json:"presence"`
+// joinPayload is the payload of a phx_join: it always has a config, even an empty one (a join
+// without one asks the server for its old, topic-named Postgres API).
+type joinPayload struct {
+	Config struct {
+		Broadcast struct {
+			Ack              bool          `json:"ack"`
+			Self             bool          `json:"self"`
+			Replay           *replayConfig `json:"replay,omitempty"`
+			ReplicationReady bool          `json:"replication_ready,omitempty"`
+		} `json:"broadcast"`
+		Presence struct {
+			Key     string `json:"key"`
+			Enabled bool   `json:"enabled"`
+		} `json:"presence"`
 		PostgresChanges []json.RawMessage `json:"postgres_changes"`
 		Private         bool              `json:"private"`
-	}
-	var p struct {
-		Config      config `json:"config"`
-		AccessToken string `json:"access_token,omitempty"`
-	}
-	p.Config.Broadcast = broadcast{Ack: ch.cfg.ack, Self: ch.cfg.self, ReplicationReady: ch.cfg.replicationReady}
-	if ch.cfg.replay {
-		p.Config.Broadcast.Replay = &replay{Since: ch.cfg.replaySince.UnixMilli(), Limit: ch.cfg.replayLimit}
-	}
-	p.Config.Presence = presence{Key: ch.cfg.presenceKey, Enabled: ch.presenceEnabled()}
-	p.Config.PostgresChanges = ch.postgresConfig()
-	p.Config.Private = ch.cfg.private
-	p.AccessToken = token
-	b, err := json.Marshal(p)
-	if err != nil {
-		panic("client: join payload: " + err.Error()) // only plain types: cannot fail
-	}
-	return b
+	} `json:"config"`
+	AccessToken string `json:"access_token,omitempty"`
 }
 
-// presenceEnabled says whether to send config.presence.enabled as true.
-func (ch *Channel) presenceEnabled() bool {
-	switch ch.cfg.presenceEnabled {
-	case 1:
-		return true
-	case -1:
-		return false
-	}
-	return ch.wantsPresence()
+type replayConfig struct {
+	Since int64 `json:"since"`
+	Limit int   `json:"limit,omitempty"`
 }

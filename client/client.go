@@ -69,20 +69,17 @@ type Client struct {
 
 	tokens tokenSource
 
-	// readerDec decodes binary frames on the transport's reader goroutine (one at a time).
-	readerDec transport.Decoder
-
 	// Owned by the router goroutine.
 	r router
 }
 
-// event is one item of the router's inbox: a message from the server, a change of the
-// socket's state, or a command to run on the router goroutine.
+// event is one item of the router's inbox: a frame from the server, a change of the socket's
+// state, or a command to run on the router goroutine.
 type event struct {
-	msg   transport.Message // a message decoded by the reader (binary frames)
-	frame []byte            // a frame the router decodes (text frames)
-	state *transport.StateChange
-	fn    func()
+	frame  []byte // a frame the router decodes
+	binary bool
+	state  *transport.StateChange
+	fn     func()
 }
 
 // New returns a client for the Realtime endpoint of projectURL (https://<ref>.supabase.co, or
@@ -120,7 +117,6 @@ func New(projectURL, apiKey string, opts ...Option) (*Client, error) {
 	c.group.OverflowError = slowConsumer
 	c.tokens.init(c)
 	c.r.init(c)
-	c.readerDec = transport.Decoder{Version: cfg.version, Side: transport.ClientSide}
 	header := cfg.headers.Clone()
 	key := apiKey
 	if cfg.keyInHeader {
@@ -229,32 +225,54 @@ func (c *Client) Channels() []*Channel {
 }
 
 // RemoveChannel leaves ch (waiting for the reply, bounded by ctx and the push timeout), ends its
-// subscriptions, and forgets it: a later Channel call for its topic makes a new channel.
+// subscriptions, and forgets it: the channel refuses every call from now on, and a later
+// Channel call for its topic makes a new channel. Removing a channel that is over for good
+// already does nothing.
 func (c *Client) RemoveChannel(ctx context.Context, ch *Channel) error {
-	err := ch.Unsubscribe(ctx)
-	c.mu.Lock()
-	if c.channels[ch.topic] == ch {
-		delete(c.channels, ch.topic)
+	if ch.c != c {
+		return invalidArgument("RemoveChannel: %v belongs to another client", ch)
 	}
-	c.mu.Unlock()
-	_ = c.exec(func() { c.r.remove(ch, newError(CodeClosed, nil, "channel removed", "topic", ch.topic)) })
+	if ch.gone() != nil {
+		return nil
+	}
+	err := ch.Unsubscribe(ctx)
+	_ = c.exec(func() { ch.s.toEnded(newError(CodeClosed, nil, "channel removed", "topic", ch.topic)) })
 	if errors.Is(err, ErrClosed) {
 		return nil
 	}
 	return err
 }
 
+// unregister forgets a channel that is over for good, so that Channel makes a new one.
+func (c *Client) unregister(ch *Channel) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.channels[ch.topic] == ch {
+		delete(c.channels, ch.topic)
+	}
+}
+
 // Close closes the socket and every channel for good, settles every pending future with
 // ErrClosed, closes every subscription channel (Err then wraps ErrClosed), and returns once
-// every goroutine the client started has exited. It is idempotent: later calls wait too and
-// return nil.
+// every goroutine the client started has exited. A WithAccessToken callback under way has its
+// ctx cancelled, and Close waits for it to return: a callback that ignores its ctx holds Close
+// up until it returns (Shutdown bounds that wait). Close is idempotent: later calls wait too
+// and return nil.
 func (c *Client) Close() error {
+	c.stop()
+	c.tokens.wg.Wait()
+	return nil
+}
+
+// stop does the work of Close but for the wait for the token callback.
+func (c *Client) stop() {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
 		c.closed = true
 		started := c.started
 		c.started = true
 		c.mu.Unlock()
+		c.tokens.stop()
 		c.conn.Close()
 		if started {
 			c.post(func() { c.r.shutdown() })
@@ -267,12 +285,12 @@ func (c *Client) Close() error {
 	})
 	<-c.routerDone
 	c.group.Wait()
-	return nil
 }
 
 // Shutdown leaves every joined channel, waits for the replies and for the socket to write what
 // it holds, then closes the client like Close. If ctx ends first it still closes, and returns
-// ctx's error.
+// ctx's error; a token callback that ignores its cancelled ctx is then left to finish on its
+// own (its result is discarded; a later Close waits for it).
 func (c *Client) Shutdown(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, ch := range c.Channels() {
@@ -283,10 +301,19 @@ func (c *Client) Shutdown(ctx context.Context) error {
 	if c.conn.State() == transport.StateOpen {
 		err = c.conn.Flush(ctx)
 	}
+	c.stop()
+	done := make(chan struct{})
+	go func() {
+		c.tokens.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 	if err == nil {
 		err = ctx.Err()
 	}
-	c.Close()
 	return err
 }
 
@@ -341,21 +368,12 @@ func (c *Client) exec(fn func()) error {
 // router has stopped. Timers and transport callbacks use it.
 func (c *Client) post(fn func()) { c.inbox.put(event{fn: fn}, false) }
 
-// onFrame is the transport's frame callback (reader goroutine). Text frames, whose JSON is
-// costly to validate, are decoded by the router so that reading and decoding run in parallel;
-// binary frames are cheap and decoded here, which spares the router. It waits while the
+// onFrame is the transport's frame callback (reader goroutine). Frames are decoded in one
+// place, the router, so that reading and decoding run in parallel (a text frame's JSON is the
+// costly part to validate; a binary frame's header is cheap either way). It waits while the
 // router's inbox is full: backpressure on the socket, never on a subscriber.
 func (c *Client) onFrame(binary bool, frame []byte) {
-	if !binary {
-		c.inbox.put(event{frame: frame}, true)
-		return
-	}
-	var ev event
-	if err := c.readerDec.Decode(true, frame, &ev.msg); err != nil {
-		c.log.Warn("realtime: dropped a malformed frame", "error", err.Error(), "bytes", len(frame), "binary", true)
-		return
-	}
-	c.inbox.put(ev, true)
+	c.inbox.put(event{frame: frame, binary: binary}, true)
 }
 
 // onState is the transport's state callback (supervisor goroutine).
@@ -371,13 +389,11 @@ func (c *Client) routerLoop() {
 			ev := &batch[i]
 			switch {
 			case ev.frame != nil:
-				c.r.handleFrame(false, ev.frame)
+				c.r.handleFrame(ev.binary, ev.frame)
 			case ev.fn != nil:
 				ev.fn()
 			case ev.state != nil:
 				c.r.handleState(*ev.state)
-			default:
-				c.r.handleMessage(&ev.msg)
 			}
 			if c.r.stopped {
 				// Events queued behind the shutdown are dropped; commands among them see

@@ -36,35 +36,46 @@
 // Input the protocol cannot carry is refused with invalid_argument before anything is sent.
 // API keys and tokens never appear in errors or log lines.
 //
+// # Channel lifecycle
+//
+// A [Channel] is a handle; its state lives with the router goroutine, which moves it between
+// Closed, Joining, Joined, Leaving and Errored, one function per target state. Each move stops
+// the timers, forgets the refs and settles the waiters and futures it makes moot (a Subscribe
+// waiting for a join that failed, the PostgresReady future of a join that ended, the pushes
+// buffered for a join that will not come), so every future settles. A channel that is over for
+// good — removed with [Client.RemoveChannel], closed by the server for a reason no fresh token
+// can undo, or closed with its client — refuses every call with an error matching [ErrClosed],
+// ends its subscriptions, and leaves its topic to a new [Client.Channel].
+//
 // # Concurrency
 //
 // Client and Channel are safe for concurrent use. Subscriptions and futures are too. Channel
 // state (its join, its pushes waiting for the join, its routing tables) is owned by the
 // router goroutine; user calls that change it run as short functions on that goroutine and
 // wait for them, and the hot path of a push on a joined channel goes straight to the socket's
-// queue.
+// queue. The SDK never runs user code — a token callback, a log handler — while it holds a
+// lock, and the router never waits on it.
 //
 // # Goroutines
 //
 // A Client runs a fixed set of goroutines, started when first needed (Connect, Subscribe or an
 // On… call) and stopped by Close, which returns only after all of them have exited:
 //
-//   - the router: takes every message from the reader, in wire order, and routes it by topic,
-//     channel and binding to the subscriptions; settles replies; runs channel state machines.
-//     It never blocks on a subscriber;
+//   - the router: decodes every frame from the reader, in wire order, and routes it by topic,
+//     channel and binding to the subscriptions; settles replies; runs the channels' state
+//     machines. It never blocks on a subscriber;
 //   - the supervisor (package transport): dials, reconnects with backoff, reports state;
 //   - the reader and the writer of the open socket (package transport): one each, as gorilla
 //     websocket allows; the writer also sends the heartbeats;
 //   - for each subscription whose reader has fallen behind, one delivery goroutine that drains
 //     its pending queue into its channel and exits once the backlog is gone;
-//   - while the WithAccessToken callback is being called outside a dial (before a rejoin, or
-//     ahead of a token's expiry), one goroutine for that call, so that the router never waits
-//     on user code. Calls are single-flight: there is never more than one.
+//   - while the WithAccessToken callback is being called, one goroutine for that call, so that
+//     neither the router nor a dial waits on user code. Calls are single-flight: there is never
+//     more than one. Its ctx is cancelled by Close, which waits for it to return.
 //
 // Timers (timeouts, rejoin and reconnect delays) are not goroutines while they wait; when one
 // fires, its function only posts work to the router.
 //
-// Frames are decoded where it is cheapest: text frames (JSON, whose validation is the costly
-// part) by the router, so that reading and decoding run in parallel; binary frames in the
-// reader.
+// Frames are decoded in one place, the router: reading the next frame and decoding this one run
+// in parallel.
 package client

@@ -112,6 +112,16 @@ func newError(code Code, cause error, msg string, kv ...any) *Error {
 	return e
 }
 
+// messageOf returns the message of an *Error, or the text of any other error, so that an
+// error quoted in another says "realtime:" once.
+func messageOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return err.Error()
+}
+
 func invalidArgument(format string, args ...any) *Error {
 	return newError(CodeInvalidArgument, nil, fmt.Sprintf(format, args...))
 }

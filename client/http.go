@@ -15,7 +15,7 @@ import (
 )
 
 // WithHTTPFallback makes Broadcast go through the REST batch endpoint (POST /api/broadcast)
-// while the socket is not open, instead of waiting in the send buffer, as the seed documents.
+// while the socket is not open, instead of waiting in the send buffer.
 // Only JSON broadcasts whose payload is an object can go that way; other pushes still buffer.
 func WithHTTPFallback() Option {
 	return func(c *config) error { c.httpFallback = true; return nil }
@@ -28,6 +28,10 @@ func WithHTTPFallback() Option {
 // and an *Error otherwise; a 404 means the server is older than Realtime v2.97.0, which added
 // the endpoint.
 func (ch *Channel) HTTPSend(ctx context.Context, event string, payload any) error {
+	token, err := ch.token()
+	if err != nil {
+		return err
+	}
 	if err := checkEvent(event); err != nil {
 		return err
 	}
@@ -47,7 +51,7 @@ func (ch *Channel) HTTPSend(ctx context.Context, event string, payload any) erro
 	if ch.cfg.private {
 		u += "?private=true"
 	}
-	err := ch.c.restPost(ctx, u, contentType, body, ch.tokenFor())
+	err = ch.c.restPost(ctx, u, contentType, body, token)
 	var e *Error
 	if errors.As(err, &e) && e.Details["status"] == http.StatusNotFound {
 		e.Message = "HTTPSend needs Realtime server v2.97.0 or newer (the endpoint answered 404 Not Found)"
@@ -55,17 +59,28 @@ func (ch *Channel) HTTPSend(ctx context.Context, event string, payload any) erro
 	return err
 }
 
+// token returns the token the channel authenticates with, read on the router goroutine.
+func (ch *Channel) token() (string, error) {
+	var tok string
+	err := ch.run(func(s *chanState) error { tok = s.tokenFor(); return nil })
+	return tok, err
+}
+
 // subtopic is the topic without "realtime:", as the REST API and the server's messages name it.
 func (ch *Channel) subtopic() string { return strings.TrimPrefix(ch.topic, "realtime:") }
 
 // httpBroadcast sends a JSON broadcast through the REST batch endpoint (the HTTP fallback).
 func (ch *Channel) httpBroadcast(ctx context.Context, event string, data []byte) error {
+	token, err := ch.token()
+	if err != nil {
+		return err
+	}
 	msg := map[string]any{"topic": ch.subtopic(), "event": event, "payload": json.RawMessage(data), "private": ch.cfg.private}
 	body, err := json.Marshal(map[string]any{"messages": []any{msg}})
 	if err != nil {
 		return newError(CodeInvalidArgument, err, "broadcast cannot be encoded: "+err.Error())
 	}
-	return ch.c.restPost(ctx, ch.c.httpBase+"/api/broadcast", "application/json", body, ch.tokenFor())
+	return ch.c.restPost(ctx, ch.c.httpBase+"/api/broadcast", "application/json", body, token)
 }
 
 // restPost posts to the REST API with the apikey header and, when the token is not the API key

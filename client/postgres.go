@@ -44,6 +44,16 @@ type pgBinding struct {
 	hasID   bool
 }
 
+// postgresFeature is the postgres_changes part of a channel: its bindings (in the join config,
+// mapped to the ids of the server's reply), their subscriptions, and the readiness future of
+// the current join.
+type postgresFeature struct {
+	baseFeature
+	bindings   []*pgBinding
+	ready      *readiness // the readiness of the current or next join, or nil
+	lastCommit time.Time  // commit timestamp of the last change delivered
+}
+
 // readiness is the future of one join's "Subscribed to PostgreSQL".
 type readiness struct {
 	fut    *acks.Future[System]
@@ -73,58 +83,62 @@ func (ch *Channel) OnPostgresChanges(ctx context.Context, binding pgchanges.Bind
 		return sub
 	}
 	pb := &pgBinding{binding: binding, key: binding.Key(), feed: feed}
-	if err := ch.c.exec(func() { ch.c.r.addPostgres(ch, pb) }); err != nil {
-		feed.Close(err)
-	}
+	listen(ch, feed, func(s *chanState) { s.pg.add(pb) })
 	return sub
 }
 
 // PostgresReady returns a future that settles when the server reports that the channel's
 // postgres_changes bindings are live ("Subscribed to PostgreSQL", which can take seconds after
 // the join), or with the server's error. Changes made before it settles may not be delivered.
-// Each join has its own: after a rejoin, call PostgresReady again. For a channel without
-// bindings it is settled already.
+// Each join has its own: the future of a join that ends before its bindings are live settles
+// with the cause (a lost socket, a leave, a close), and PostgresReady then returns the future
+// of the next join. For a channel without bindings it is settled already.
 func (ch *Channel) PostgresReady() *acks.Future[System] {
 	var f *acks.Future[System]
-	if err := ch.c.exec(func() {
-		if len(ch.pg) == 0 {
+	err := ch.run(func(s *chanState) error {
+		if len(s.pg.bindings) == 0 {
 			f = acks.Settled(System{}, nil)
-			return
+			return nil
 		}
-		if ch.pgReady == nil {
-			ch.pgReady = newReadiness()
+		if s.pg.ready == nil {
+			s.pg.ready = newReadiness()
 		}
-		f = ch.pgReady.fut
-	}); err != nil {
+		f = s.pg.ready.fut
+		return nil
+	})
+	if err != nil {
 		return acks.Settled(System{}, err)
 	}
 	return f
 }
 
-func (r *router) addPostgres(ch *Channel, pb *pgBinding) {
-	ch.pg = slices.DeleteFunc(ch.pg, func(b *pgBinding) bool { return !b.feed.Accepting() })
-	isNew := !slices.ContainsFunc(ch.pg, func(b *pgBinding) bool { return b.key == pb.key })
-	if !isNew {
-		for _, b := range ch.pg {
-			if b.key == pb.key {
-				pb.id, pb.hasID = b.id, b.hasID
-				break
-			}
+func (f *postgresFeature) prune() {
+	f.bindings = slices.DeleteFunc(f.bindings, func(b *pgBinding) bool { return !b.feed.Accepting() })
+}
+
+func (f *postgresFeature) add(pb *pgBinding) {
+	s := f.s
+	f.prune()
+	isNew := true
+	for _, b := range f.bindings {
+		if b.key == pb.key {
+			pb.id, pb.hasID, isNew = b.id, b.hasID, false
+			break
 		}
 	}
-	ch.pg = append(ch.pg, pb)
-	if isNew && ch.want && (ch.State() == ChannelJoined || ch.joinRef != "") {
-		r.c.log.Info("realtime: rejoining to add a postgres_changes binding", "topic", ch.topic, "binding", pb.binding.String())
-		r.join(ch)
+	f.bindings = append(f.bindings, pb)
+	if isNew && s.want && (s.state() == ChannelJoined || s.joinRef != "") {
+		s.r.c.log.Info("realtime: rejoining to add a postgres_changes binding", "topic", s.topic(), "binding", pb.binding.String())
+		s.toJoining()
 	}
 }
 
-// uniqueBindings returns the distinct bindings in the order they were added: what the join
-// config lists (the server collapses identical ones anyway).
-func (ch *Channel) uniqueBindings() []pgchanges.Binding {
+// unique returns the distinct bindings in the order they were added: what the join config
+// lists (the server collapses identical ones anyway).
+func (f *postgresFeature) unique() []pgchanges.Binding {
 	var out []pgchanges.Binding
 	seen := map[string]bool{}
-	for _, b := range ch.pg {
+	for _, b := range f.bindings {
 		if !seen[b.key] {
 			seen[b.key] = true
 			out = append(out, b.binding)
@@ -133,25 +147,23 @@ func (ch *Channel) uniqueBindings() []pgchanges.Binding {
 	return out
 }
 
-// postgresConfig is the join config's postgres_changes list (never null).
-func (ch *Channel) postgresConfig() []json.RawMessage {
-	out := []json.RawMessage{}
-	for _, b := range ch.uniqueBindings() {
-		raw, err := b.MarshalJSON()
-		if err == nil {
-			out = append(out, raw)
+// configure lists the bindings in the join config (never null).
+func (f *postgresFeature) configure(p *joinPayload) {
+	p.Config.PostgresChanges = []json.RawMessage{}
+	for _, b := range f.unique() {
+		if raw, err := b.MarshalJSON(); err == nil {
+			p.Config.PostgresChanges = append(p.Config.PostgresChanges, raw)
 		}
 	}
-	return out
 }
 
-func (r *router) beforeJoinPostgres(ch *Channel) {
-	ch.pg = slices.DeleteFunc(ch.pg, func(b *pgBinding) bool { return !b.feed.Accepting() })
-	for _, b := range ch.pg {
+func (f *postgresFeature) joining() {
+	f.prune()
+	for _, b := range f.bindings {
 		b.hasID = false
 	}
-	if len(ch.pg) > 0 && (ch.pgReady == nil || ch.pgReady.fut.Err() != nil || isDone(ch.pgReady.fut.Done())) {
-		ch.pgReady = newReadiness()
+	if len(f.bindings) > 0 && (f.ready == nil || isDone(f.ready.fut.Done())) {
+		f.ready = newReadiness()
 	}
 }
 
@@ -164,64 +176,90 @@ func isDone(c <-chan struct{}) bool {
 	}
 }
 
-// afterJoin maps the join reply's binding ids onto the channel's bindings, by index and then
-// by value; a mismatch is an error naming the binding.
-func (r *router) afterJoin(ch *Channel, response []byte) error {
-	uniq := ch.uniqueBindings()
+// accepted maps the join reply's binding ids onto the bindings, by index and then by value; a
+// mismatch is an error naming the binding.
+func (f *postgresFeature) accepted(response []byte) error {
+	s := f.s
+	uniq := f.unique()
 	if len(uniq) == 0 {
 		return nil
 	}
 	items, has, err := pgchanges.ParseReplyBindings(response)
 	if err != nil {
-		return newError(CodeServerError, err, "malformed postgres_changes in the join reply: "+err.Error(), "topic", ch.topic)
+		return newError(CodeServerError, err, "malformed postgres_changes in the join reply: "+err.Error(), "topic", s.topic())
 	}
 	if !has {
-		r.c.log.Warn("realtime: the join reply has no postgres_changes; no change will be delivered", "topic", ch.topic)
+		s.r.c.log.Warn("realtime: the join reply has no postgres_changes; no change will be delivered", "topic", s.topic())
 		return nil
 	}
 	ids, err := pgchanges.MatchReply(uniq, items)
 	if err != nil {
-		return newError(CodeServerError, err, "mismatch between server and client bindings for postgres changes: "+err.Error(), "topic", ch.topic)
+		return newError(CodeServerError, err, "mismatch between server and client bindings for postgres changes: "+err.Error(), "topic", s.topic())
 	}
 	byKey := make(map[string]int64, len(uniq))
 	for i, b := range uniq {
 		byKey[b.Key()] = ids[i]
 	}
-	for _, b := range ch.pg {
+	for _, b := range f.bindings {
 		b.id, b.hasID = byKey[b.key], true
 	}
 	return nil
 }
 
-// afterJoinedPostgres marks the gap of a rejoin on every postgres subscription.
-func (r *router) afterJoinedPostgres(ch *Channel) {
-	if ch.downSince.IsZero() {
+// joined marks the gap of a rejoin on every postgres subscription.
+func (f *postgresFeature) joined() {
+	s := f.s
+	if s.downSince.IsZero() {
 		return
 	}
-	gap := &Gap{Since: ch.downSince, Until: time.Now(), LastCommit: ch.lastCommit, Cause: ch.downCause}
-	ch.downSince, ch.downCause = time.Time{}, nil
-	for _, b := range ch.pg {
+	gap := &Gap{Since: s.downSince, Until: time.Now(), LastCommit: f.lastCommit, Cause: s.downCause}
+	for _, b := range f.bindings {
 		b.feed.Send(PostgresEvent{Gap: gap}, 0)
 	}
 }
 
-// routePostgres delivers a change to the bindings whose id it lists and whose event matches.
-// Only the envelope of the change is parsed; the record stays raw.
-func (r *router) routePostgres(ch *Channel, m *transport.Message) {
-	if len(ch.pg) == 0 {
+// down settles the readiness of the join that ended; PostgresReady then returns the next
+// join's.
+func (f *postgresFeature) down(cause error) {
+	if cause == nil {
+		cause = newError(CodeClosed, nil, "channel left before its postgres_changes were live", "topic", f.s.topic())
+	}
+	f.settleReady(cause)
+}
+
+func (f *postgresFeature) settleReady(err error) {
+	if f.ready != nil {
+		f.ready.settle(System{}, err)
+		f.ready = nil
+	}
+}
+
+func (f *postgresFeature) end(cause error) {
+	for _, b := range f.bindings {
+		b.feed.Close(cause)
+	}
+	f.bindings = nil
+	f.settleReady(cause)
+}
+
+// route delivers a change to the bindings whose id it lists and whose event matches. Only the
+// envelope of the change is parsed; the record stays raw.
+func (f *postgresFeature) route(m *transport.Message) {
+	if len(f.bindings) == 0 {
 		return
 	}
-	change, ids, err := r.pgParser.ParsePayload(m.Payload)
+	s := f.s
+	change, ids, err := s.r.pgParser.ParsePayload(m.Payload)
 	if err != nil {
-		r.c.log.Warn("realtime: dropped a malformed postgres_changes", "topic", ch.topic, "error", err.Error())
+		s.r.c.log.Warn("realtime: dropped a malformed postgres_changes", "topic", s.topic(), "error", err.Error())
 		return
 	}
 	if !change.CommitTimestamp.IsZero() {
-		ch.lastCommit = change.CommitTimestamp
+		f.lastCommit = change.CommitTimestamp
 	}
 	ev := PostgresEvent{Change: change}
 	dead := false
-	for _, b := range ch.pg {
+	for _, b := range f.bindings {
 		if b.hasID && slices.Contains(ids, b.id) && b.binding.MatchesEvent(change.Type) {
 			if !b.feed.Send(ev, len(m.Payload)) {
 				dead = true
@@ -229,38 +267,22 @@ func (r *router) routePostgres(ch *Channel, m *transport.Message) {
 		}
 	}
 	if dead {
-		ch.pg = slices.DeleteFunc(ch.pg, func(b *pgBinding) bool { return !b.feed.Accepting() })
+		f.prune()
 	}
 }
 
-// systemFeatures settles the readiness future from the postgres_changes extension's system
-// messages. A transient error (an Elixir-inspected term such as {:error, "Too many database
-// timeouts"}) is retried by the server, so it does not settle it.
-func (r *router) systemFeatures(ch *Channel, s System) {
-	if s.Extension != "postgres_changes" || ch.pgReady == nil {
+// system settles the readiness future from the postgres_changes extension's system messages.
+// A transient error (an Elixir-inspected term such as {:error, "Too many database timeouts"})
+// is retried by the server, so it does not settle it.
+func (f *postgresFeature) system(sys System) {
+	if sys.Extension != "postgres_changes" || f.ready == nil {
 		return
 	}
 	switch {
-	case s.Status == "ok":
-		ch.pgReady.settle(s, nil)
-	case strings.HasPrefix(s.Message, "{:error"):
+	case sys.Status == "ok":
+		f.ready.settle(sys, nil)
+	case strings.HasPrefix(sys.Message, "{:error"):
 	default:
-		ch.pgReady.settle(s, newError(CodeServerError, nil, s.Message, "topic", ch.topic, "extension", s.Extension))
+		f.ready.settle(sys, newError(CodeServerError, nil, sys.Message, "topic", f.s.topic(), "extension", sys.Extension))
 	}
-}
-
-func (r *router) endPostgres(ch *Channel, cause error) {
-	for _, b := range ch.pg {
-		b.feed.Close(cause)
-	}
-	ch.pg = nil
-	if ch.pgReady != nil {
-		ch.pgReady.settle(System{}, cause)
-	}
-}
-
-// endFeatureSubscriptions ends the presence and postgres subscriptions of a channel.
-func (r *router) endFeatureSubscriptions(ch *Channel, cause error) {
-	r.endPresence(ch, cause)
-	r.endPostgres(ch, cause)
 }

@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/go-supabase/realtime/acks"
@@ -13,24 +12,26 @@ import (
 	"github.com/go-supabase/realtime/transport"
 )
 
-// The server's client presence rate limit (PROTOCOL.md §4.7): more than 5 track or untrack
-// pushes within 30 s on one channel close the channel. The client keeps under it with a
-// sliding window, plus a margin for the server's fixed window starting a little after ours.
+// The server's client presence rate limit: more than 5 track or untrack pushes within 30 s
+// on one channel make the server close the channel ("Client presence rate limit exceeded").
+// The client keeps under it with a sliding window, plus a margin for the server's window
+// starting a little after ours.
 const (
 	presenceLimit  = 5
 	presenceWindow = 30 * time.Second
 	presenceMargin = time.Second
 )
 
-// presenceState is a channel's presence bookkeeping, owned by the router goroutine.
-type presenceState struct {
-	tracker  *presence.Tracker
-	feeds    []*stream.Feed[presence.Event]
-	tracked  json.RawMessage // the last state tracked (re-tracked after every rejoin), or nil
-	sentAt   []time.Time     // presence pushes sent within the current window
-	pending  *presencePush   // a push waiting for room under the rate limit
-	timer    *time.Timer
-	snapshot presence.State
+// presenceFeature is the presence part of a channel: the state and its Phoenix sync, the
+// subscriptions, the tracked state (tracked again after every rejoin) and the rate guard.
+type presenceFeature struct {
+	baseFeature
+	tracker *presence.Tracker // nil until presence is used
+	feeds   []*stream.Feed[presence.Event]
+	tracked json.RawMessage // the last state tracked, or nil
+	sentAt  []time.Time     // presence pushes sent within the current window
+	pending *presencePush   // a push waiting for room under the rate limit
+	timer   *time.Timer
 }
 
 // presencePush is a track (payload non-nil) or untrack waiting for room under the rate limit;
@@ -54,9 +55,7 @@ type presencePush struct {
 func (ch *Channel) OnPresence(ctx context.Context, opts ...subscribe.Option) *subscribe.Subscription[presence.Event] {
 	all := append(stream.ConflateDefaults(), ch.c.subOptions(opts)...)
 	sub, feed := newSub[presence.Event](ctx, &ch.c.group, "presence on "+ch.topic, all)
-	if err := ch.c.exec(func() { ch.c.r.addPresenceFeed(ch, feed) }); err != nil {
-		feed.Close(err)
-	}
+	listen(ch, feed, func(s *chanState) { s.pres.addFeed(feed) })
 	return sub
 }
 
@@ -80,6 +79,9 @@ func (ch *Channel) PresenceState() presence.State {
 // waits coalesce into one push of the latest state, whose reply they all get. ctx bounds only
 // the wait.
 func (ch *Channel) Track(ctx context.Context, state any) error {
+	if err := ch.gone(); err != nil {
+		return err
+	}
 	data, err := marshalPayload(state)
 	if err != nil {
 		return err
@@ -95,41 +97,52 @@ func (ch *Channel) Track(ctx context.Context, state any) error {
 func (ch *Channel) Untrack(ctx context.Context) error { return ch.presencePush(ctx, nil) }
 
 func (ch *Channel) presencePush(ctx context.Context, payload json.RawMessage) error {
-	if err := ch.c.start(); err != nil {
-		return err
-	}
 	fut, settle := acks.New[Reply]()
-	if err := ch.c.exec(func() { ch.c.r.presencePush(ch, payload, settle) }); err != nil {
+	if err := ch.run(func(s *chanState) error { return s.pres.push(payload, settle) }); err != nil {
 		return err
 	}
 	_, err := fut.Wait(ctx)
 	return ctxError(ctx, err)
 }
 
-func (ch *Channel) pres() *presenceState {
-	if ch.presence == nil {
-		ch.presence = &presenceState{tracker: presence.NewTracker()}
+func (f *presenceFeature) track() *presence.Tracker {
+	if f.tracker == nil {
+		f.tracker = presence.NewTracker()
 	}
-	return ch.presence
+	return f.tracker
 }
 
-// wantsPresence says whether presence must be enabled in the join config.
-func (ch *Channel) wantsPresence() bool {
-	p := ch.presence
-	return p != nil && (len(p.feeds) > 0 || p.tracked != nil)
+// wanted says whether the channel uses presence: it has a presence subscription or a tracked
+// state.
+func (f *presenceFeature) wanted() bool { return len(f.feeds) > 0 || f.tracked != nil }
+
+// enabled says whether to send config.presence.enabled as true.
+func (f *presenceFeature) enabled() bool {
+	switch f.s.ch.cfg.presenceEnabled {
+	case 1:
+		return true
+	case -1:
+		return false
+	}
+	return f.wanted()
 }
 
-func (r *router) addPresenceFeed(ch *Channel, feed *stream.Feed[presence.Event]) {
-	p := ch.pres()
-	enabledBefore := ch.presenceEnabled()
-	p.feeds = append(pruneFeeds(p.feeds), feed)
+func (f *presenceFeature) configure(p *joinPayload) {
+	p.Config.Presence.Key = f.s.ch.cfg.presenceKey
+	p.Config.Presence.Enabled = f.enabled()
+}
+
+func (f *presenceFeature) addFeed(feed *stream.Feed[presence.Event]) {
+	s := f.s
+	enabledBefore := f.enabled()
+	f.feeds = append(pruneFeeds(f.feeds), feed)
 	// A newcomer gets the current state at once, if there is one.
-	if p.tracker.Synced() {
-		feed.Send(presence.Sync{State: p.tracker.State()}, 0)
+	if t := f.tracker; t != nil && t.Synced() {
+		feed.Send(presence.Sync{State: t.State()}, 0)
 	}
-	if !enabledBefore && ch.presenceEnabled() && ch.State() == ChannelJoined {
-		r.c.log.Info("realtime: rejoining to turn presence on", "topic", ch.topic)
-		r.join(ch)
+	if !enabledBefore && f.enabled() && s.state() == ChannelJoined {
+		s.r.c.log.Info("realtime: rejoining to turn presence on", "topic", s.topic())
+		s.toJoining()
 	}
 }
 
@@ -144,78 +157,73 @@ func pruneFeeds[T any](fs []*stream.Feed[T]) []*stream.Feed[T] {
 	return kept
 }
 
-// presencePush sends a track or untrack now if the rate limit allows, else queues it
-// (coalescing with one already queued).
-func (r *router) presencePush(ch *Channel, payload json.RawMessage, settle acks.Settle[Reply]) {
-	if !ch.want {
-		settle(Reply{}, newError(CodeClosed, nil, "channel is not subscribed; call Subscribe first", "topic", ch.topic))
-		return
+// push sends a track or untrack now if the rate limit allows, else queues it (coalescing with
+// one already queued).
+func (f *presenceFeature) push(payload json.RawMessage, settle acks.Settle[Reply]) error {
+	if !f.s.want {
+		return newError(CodeClosed, nil, "channel is not subscribed; call Subscribe first", "topic", f.s.topic())
 	}
-	p := ch.pres()
-	enabledBefore := ch.presenceEnabled()
-	p.tracked = payload
-	if !enabledBefore && ch.presenceEnabled() {
-		// The next join carries enabled; the server turns presence on for this join itself.
-		r.c.log.Debug("realtime: presence on after track", "topic", ch.topic)
+	f.tracked = payload
+	if f.pending != nil {
+		f.pending.payload = payload
+		f.pending.waiters = append(f.pending.waiters, settle)
+		return nil
 	}
-	if p.pending != nil {
-		p.pending.payload = payload
-		p.pending.waiters = append(p.pending.waiters, settle)
-		return
-	}
-	p.pending = &presencePush{payload: payload, waiters: []acks.Settle[Reply]{settle}}
-	r.flushPresence(ch)
+	f.pending = &presencePush{payload: payload, waiters: []acks.Settle[Reply]{settle}}
+	f.flush()
+	return nil
 }
 
-// flushPresence sends the queued presence push when the channel is joined and the window has
-// room, or arms a timer for when it will.
-func (r *router) flushPresence(ch *Channel) {
-	p := ch.presence
-	if p == nil || p.pending == nil || ch.State() != ChannelJoined {
+// flush sends the queued presence push when the channel is joined and the window has room, or
+// arms a timer for when it will.
+func (f *presenceFeature) flush() {
+	s := f.s
+	if f.pending == nil || s.state() != ChannelJoined {
 		return
 	}
 	now := time.Now()
-	kept := p.sentAt[:0]
-	for _, t := range p.sentAt {
+	kept := f.sentAt[:0]
+	for _, t := range f.sentAt {
 		if now.Sub(t) < presenceWindow+presenceMargin {
 			kept = append(kept, t)
 		}
 	}
-	p.sentAt = kept
-	if len(p.sentAt) >= presenceLimit {
-		if p.timer == nil {
-			wait := presenceWindow + presenceMargin - now.Sub(p.sentAt[0])
-			r.c.log.Info("realtime: presence rate limit: coalescing until the window has room", "topic", ch.topic, "wait", wait.String())
-			p.timer = time.AfterFunc(wait, func() {
-				r.c.post(func() {
-					p.timer = nil
-					r.flushPresence(ch)
+	f.sentAt = kept
+	if len(f.sentAt) >= presenceLimit {
+		if f.timer == nil {
+			wait := presenceWindow + presenceMargin - now.Sub(f.sentAt[0])
+			s.r.c.log.Info("realtime: presence rate limit: coalescing until the window has room", "topic", s.topic(), "wait", wait.String())
+			f.timer = time.AfterFunc(wait, func() {
+				s.r.c.post(func() {
+					f.timer = nil
+					f.flush()
 				})
 			})
 		}
 		return
 	}
-	push := p.pending
-	p.pending = nil
-	p.sentAt = append(p.sentAt, now)
-	r.sendPresence(ch, push.payload, func(rep Reply, err error) {
+	push := f.pending
+	f.pending = nil
+	f.sentAt = append(f.sentAt, now)
+	f.send(push.payload, func(rep Reply, err error) {
 		for _, w := range push.waiters {
 			w(rep, err)
 		}
 	})
 }
 
-// sendPresence pushes a track (payload non-nil) or an untrack on the joined channel; done gets
-// the reply.
-func (r *router) sendPresence(ch *Channel, payload json.RawMessage, done func(Reply, error)) {
+// send pushes a track (payload non-nil) or an untrack on the joined channel; done gets the
+// reply.
+func (f *presenceFeature) send(payload json.RawMessage, done func(Reply, error)) {
+	s, r := f.s, f.s.r
 	body := map[string]any{"type": "presence", "event": "untrack"}
 	if payload != nil {
 		body = map[string]any{"type": "presence", "event": "track", "payload": payload}
 	}
 	data, _ := json.Marshal(body)
 	ref := r.c.conn.MakeRef()
-	m := transport.Message{JoinRef: ch.joinRef, Ref: ref, Topic: ch.topic, Event: transport.EventPresence, Payload: data}
-	if err := r.c.acks.AddFunc(ref, r.epoch, r.c.cfg.timeout, ch.timeoutErr(m), done); err != nil {
+	m := transport.Message{JoinRef: s.joinRef, Ref: ref, Topic: s.topic(), Event: transport.EventPresence, Payload: data}
+	if err := r.c.acks.AddFunc(ref, r.epoch, r.c.cfg.timeout, s.ch.timeoutErr(m), done); err != nil {
 		done(Reply{}, fromAcks(err))
 		return
 	}
@@ -224,64 +232,94 @@ func (r *router) sendPresence(ch *Channel, payload json.RawMessage, done func(Re
 	}
 }
 
-// beforeJoin makes the tracker wait for the new join's presence_state and opens a fresh rate
+// joining makes the tracker wait for the new join's presence_state and opens a fresh rate
 // window (the server counts per channel process, which a join replaces).
-func (r *router) beforeJoin(ch *Channel) {
-	if p := ch.presence; p != nil {
-		p.tracker.Reset()
-		p.sentAt = nil
-		stopTimer(&p.timer)
+func (f *presenceFeature) joining() {
+	if f.tracker != nil {
+		f.tracker.Reset()
 	}
-	r.beforeJoinPostgres(ch)
+	f.sentAt = nil
+	stopTimer(&f.timer)
 }
 
-// afterJoined re-tracks the last tracked state and sends what waited for the join.
-func (r *router) afterJoined(ch *Channel) {
-	if p := ch.presence; p != nil {
-		if p.pending != nil {
-			r.flushPresence(ch)
-		} else if p.tracked != nil {
-			payload := p.tracked
-			r.sendPresence(ch, payload, func(_ Reply, err error) {
-				if err != nil {
-					r.c.log.Warn("realtime: re-tracking presence after the rejoin failed", "topic", ch.topic, "error", err.Error())
-				}
-			})
-			p.sentAt = append(p.sentAt, time.Now())
-		}
+// joined tracks the last tracked state again, or sends what waited for the join.
+func (f *presenceFeature) joined() {
+	s := f.s
+	switch {
+	case f.pending != nil:
+		f.flush()
+	case f.tracked != nil:
+		f.send(f.tracked, func(_ Reply, err error) {
+			if err != nil {
+				s.r.c.log.Warn("realtime: tracking presence again after the rejoin failed", "topic", s.topic(), "error", err.Error())
+			}
+		})
+		f.sentAt = append(f.sentAt, time.Now())
 	}
-	r.afterJoinedPostgres(ch)
 }
 
-func (r *router) routePresenceState(ch *Channel, m *transport.Message) {
-	p := ch.pres()
-	evs, err := p.tracker.HandleState(m.Payload)
-	if err != nil {
-		r.c.log.Warn("realtime: dropped a malformed presence_state", "topic", ch.topic, "error", err.Error())
+// down keeps the state when a join is lost (the next presence_state says who left meanwhile),
+// and empties it when the user leaves: members leave, then a Sync of nobody.
+func (f *presenceFeature) down(cause error) {
+	stopTimer(&f.timer)
+	if cause != nil {
 		return
 	}
-	r.deliverPresence(ch, evs)
-}
-
-func (r *router) routePresenceDiff(ch *Channel, m *transport.Message) {
-	p := ch.pres()
-	evs, err := p.tracker.HandleDiff(m.Payload)
-	if err != nil {
-		r.c.log.Warn("realtime: dropped a malformed presence_diff", "topic", ch.topic, "error", err.Error())
+	f.failPending(newError(CodeClosed, nil, "channel left before the presence push was sent", "topic", f.s.topic()))
+	if f.tracker == nil || f.tracker.State().Len() == 0 {
 		return
 	}
-	r.deliverPresence(ch, evs)
+	f.tracker.Reset()
+	evs, _ := f.tracker.HandleState([]byte("{}"))
+	f.deliver(evs)
 }
 
-func (r *router) deliverPresence(ch *Channel, evs []presence.Event) {
+func (f *presenceFeature) end(cause error) {
+	for _, feed := range f.feeds {
+		feed.Close(cause)
+	}
+	f.feeds = nil
+	stopTimer(&f.timer)
+	f.failPending(cause)
+}
+
+func (f *presenceFeature) failPending(err error) {
+	if f.pending == nil {
+		return
+	}
+	for _, w := range f.pending.waiters {
+		w(Reply{}, err)
+	}
+	f.pending = nil
+}
+
+func (f *presenceFeature) routeState(m *transport.Message) {
+	evs, err := f.track().HandleState(m.Payload)
+	if err != nil {
+		f.s.r.c.log.Warn("realtime: dropped a malformed presence_state", "topic", f.s.topic(), "error", err.Error())
+		return
+	}
+	f.deliver(evs)
+}
+
+func (f *presenceFeature) routeDiff(m *transport.Message) {
+	evs, err := f.track().HandleDiff(m.Payload)
+	if err != nil {
+		f.s.r.c.log.Warn("realtime: dropped a malformed presence_diff", "topic", f.s.topic(), "error", err.Error())
+		return
+	}
+	f.deliver(evs)
+}
+
+// deliver publishes the new state and hands the events to the subscriptions.
+func (f *presenceFeature) deliver(evs []presence.Event) {
 	if len(evs) == 0 {
 		return
 	}
-	p := ch.presence
-	st := p.tracker.State()
-	ch.presSnap.Store(&st)
+	st := f.tracker.State()
+	f.s.ch.presSnap.Store(&st)
 	for _, ev := range evs {
-		p.feeds = deliver(p.feeds, ev, presenceSize(ev))
+		f.feeds = deliver(f.feeds, ev, presenceSize(ev))
 	}
 }
 
@@ -301,60 +339,4 @@ func metasSize(ms []presence.Meta) int {
 		n += len(m.Raw)
 	}
 	return n
-}
-
-// socketLostPresence keeps the state: the next presence_state after the rejoin says who left
-// meanwhile.
-func (r *router) socketLostPresence(ch *Channel) {
-	if p := ch.presence; p != nil {
-		stopTimer(&p.timer)
-	}
-}
-
-// leftPresence empties the state when the channel is left: members leave, then a Sync of
-// nobody.
-func (r *router) leftPresence(ch *Channel) {
-	p := ch.presence
-	if p == nil {
-		return
-	}
-	stopTimer(&p.timer)
-	if p.pending != nil {
-		for _, w := range p.pending.waiters {
-			w(Reply{}, newError(CodeClosed, nil, "channel left before the presence push was sent", "topic", ch.topic))
-		}
-		p.pending = nil
-	}
-	if p.tracker.State().Len() == 0 {
-		return
-	}
-	p.tracker.Reset()
-	evs, _ := p.tracker.HandleState([]byte("{}"))
-	r.deliverPresence(ch, evs)
-}
-
-func (r *router) endPresence(ch *Channel, cause error) {
-	p := ch.presence
-	if p == nil {
-		return
-	}
-	for _, f := range p.feeds {
-		f.Close(cause)
-	}
-	p.feeds = nil
-	stopTimer(&p.timer)
-	if p.pending != nil {
-		for _, w := range p.pending.waiters {
-			w(Reply{}, cause)
-		}
-		p.pending = nil
-	}
-}
-
-// String describes a presence push for logs.
-func (p *presencePush) String() string {
-	if p.payload == nil {
-		return "untrack"
-	}
-	return fmt.Sprintf("track (%d bytes)", len(p.payload))
 }

@@ -3,15 +3,16 @@ package client
 import (
 	"context"
 	"encoding/json"
-	"sort"
 	"strings"
 
+	"github.com/go-supabase/realtime/internal/stream"
 	"github.com/go-supabase/realtime/subscribe"
 	"github.com/go-supabase/realtime/transport"
 )
 
-// System is a system message of a channel (PROTOCOL.md §4.6): the postgres_changes extension
-// reporting its subscription, replication readiness, or an error that shuts the channel.
+// System is a system message of a channel: the postgres_changes extension reporting its
+// subscription ("Subscribed to PostgreSQL" or an error), replication readiness, or an error
+// that shuts the channel (the server sends the error, then phx_close).
 type System struct {
 	// Status is "ok" or "error".
 	Status string
@@ -29,14 +30,25 @@ type System struct {
 // IsError reports whether the message reports an error.
 func (s System) IsError() bool { return s.Status == "error" }
 
+// systemFeature is the system-message part of a channel: its subscriptions.
+type systemFeature struct {
+	baseFeature
+	feeds []*stream.Feed[System]
+}
+
+func (f *systemFeature) end(cause error) {
+	for _, feed := range f.feeds {
+		feed.Close(cause)
+	}
+	f.feeds = nil
+}
+
 // OnSystem returns a subscription to every system message of the channel, in order; ctx
 // bounds its life. A system error followed by phx_close ends the channel (its subscriptions
 // then end with that error), except when a fresh access token can revive it.
 func (ch *Channel) OnSystem(ctx context.Context, opts ...subscribe.Option) *subscribe.Subscription[System] {
 	sub, feed := newSub[System](ctx, &ch.c.group, "system on "+ch.topic, ch.c.subOptions(opts))
-	if err := ch.c.exec(func() { ch.system = append(ch.system, feed) }); err != nil {
-		feed.Close(err)
-	}
+	listen(ch, feed, func(s *chanState) { s.system.feeds = append(s.system.feeds, feed) })
 	return sub
 }
 
@@ -60,25 +72,18 @@ func parseSystem(payload []byte) System {
 	return s
 }
 
-// routeSystem delivers a system message and remembers an error for the phx_close that
-// follows it.
-func (r *router) routeSystem(ch *Channel, m *transport.Message) {
-	s := parseSystem(m.Payload)
-	ch.system = deliver(ch.system, s, len(m.Payload))
-	if s.IsError() && s.Extension == "system" {
-		ch.closeCause = newError(classifyReason(s.Message), nil, s.Message, "topic", ch.topic)
-		if classifyReason(s.Message) == CodeRateLimited {
-			r.penalize(s.Message)
+// routeSystem delivers a system message, remembers an error for the phx_close that follows
+// it, and lets the postgres part see its extension's messages.
+func (s *chanState) routeSystem(m *transport.Message) {
+	sys := parseSystem(m.Payload)
+	s.system.feeds = deliver(s.system.feeds, sys, len(m.Payload))
+	if sys.IsError() && sys.Extension == "system" {
+		s.closeCause = newError(classifyReason(sys.Message), nil, sys.Message, "topic", s.topic())
+		if classifyReason(sys.Message) == CodeRateLimited {
+			s.r.penalize(sys.Message)
 		}
 	}
-	r.systemFeatures(ch, s)
-}
-
-// takeCloseCause returns, and forgets, the system error that announced a close.
-func (ch *Channel) takeCloseCause() error {
-	err := ch.closeCause
-	ch.closeCause = nil
-	return err
+	s.pg.system(sys)
 }
 
 // responseReason extracts the reason of an error reply: the bare string of a string response,
@@ -123,8 +128,4 @@ func classifyReason(reason string) Code {
 		}
 	}
 	return CodeServerError
-}
-
-func sortChannels(cs []*Channel) {
-	sort.Slice(cs, func(i, j int) bool { return cs[i].topic < cs[j].topic })
 }

@@ -4,12 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"regexp"
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/sync/singleflight"
 )
 
 // Token refresh timing.
@@ -24,20 +23,37 @@ const (
 )
 
 // tokenSource resolves the access token channels join with: the callback's latest token (or
-// SetAuth's), else the WithToken token, else the API key. Calls of the callback are
-// single-flight: one at a time, shared by every caller.
+// SetAuth's), else the WithToken token, else the API key.
+//
+// Calls of the callback are single-flight: one at a time, shared by every caller. Each runs on a
+// goroutine of its own, so that neither the router nor a dial waits on user code longer than it
+// chooses to, with a ctx that Close cancels; Close waits for it to return. When a call ends,
+// the router is told, so that joins waiting for a token go out.
 type tokenSource struct {
-	c  *Client
-	sf singleflight.Group
+	c      *Client
+	ctx    context.Context // the client's life: Close cancels it
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the calls under way
 
 	mu      sync.Mutex
-	latest  string    // the last token the callback or SetAuth gave
-	fetched time.Time // when the callback last succeeded
+	call    *tokenCall // the call under way, or nil
+	latest  string     // the last token the callback or SetAuth gave
+	fetched time.Time  // when the callback last succeeded
 	timer   *time.Timer
 	stopped bool
 }
 
-func (t *tokenSource) init(c *Client) { t.c = c }
+// tokenCall is one call of the callback; done is closed when tok and err are set.
+type tokenCall struct {
+	done chan struct{}
+	tok  string
+	err  error
+}
+
+func (t *tokenSource) init(c *Client) {
+	t.c = c
+	t.ctx, t.cancel = context.WithCancel(context.Background())
+}
 
 // current returns the token to put in a join, without calling anything.
 func (t *tokenSource) current() string {
@@ -80,35 +96,63 @@ func (t *tokenSource) beforeDial(ctx context.Context) error {
 	return nil
 }
 
-// refresh calls the callback, one call at a time (concurrent callers share its result). On
-// failure the fallback tokens stay in use and the error is logged, never the token.
+// refresh calls the callback, or joins the call under way, and waits for its result or for ctx.
+// On failure the fallback tokens stay in use and the error is logged, never the token.
 func (t *tokenSource) refresh(ctx context.Context) (string, error) {
-	ch := t.sf.DoChan("token", func() (any, error) {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tokenCallTimeout)
-		defer cancel()
-		tok, err := t.c.cfg.tokenFn(cctx)
-		if err == nil && tok == "" {
-			err = errEmptyToken
-		}
-		if err != nil {
-			t.c.log.Warn("realtime: access token callback failed; using the fallback token", "error", redactError(err, t.c).Error())
-			return "", err
-		}
-		t.mu.Lock()
-		t.latest, t.fetched = tok, time.Now()
-		t.mu.Unlock()
-		t.schedule(tok)
-		return tok, nil
-	})
+	call := t.start()
 	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return t.current(), r.Err
+	case <-call.done:
+		if call.err != nil {
+			return t.current(), call.err
 		}
-		return r.Val.(string), nil
+		return call.tok, nil
 	case <-ctx.Done():
 		return t.current(), ctx.Err()
 	}
+}
+
+// start starts a call of the callback unless one is under way, and returns it.
+func (t *tokenSource) start() *tokenCall {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.call != nil {
+		return t.call
+	}
+	call := &tokenCall{done: make(chan struct{})}
+	if t.stopped {
+		call.err = closedError()
+		close(call.done)
+		return call
+	}
+	t.call = call
+	t.wg.Go(func() { t.run(call) })
+	return call
+}
+
+// run calls the callback for call, records its token, and tells the router.
+func (t *tokenSource) run(call *tokenCall) {
+	ctx, cancel := context.WithTimeout(t.ctx, tokenCallTimeout)
+	tok, err := t.c.cfg.tokenFn(ctx)
+	cancel()
+	if err == nil && tok == "" {
+		err = errEmptyToken
+	}
+	if err != nil {
+		err = redactError(err, t.c)
+		t.c.log.Warn("realtime: access token callback failed; using the fallback token", "error", err.Error())
+	}
+	t.mu.Lock()
+	t.call = nil
+	if err == nil {
+		t.latest, t.fetched = tok, time.Now()
+	}
+	t.mu.Unlock()
+	if err == nil {
+		t.schedule(tok)
+	}
+	call.tok, call.err = tok, err
+	close(call.done)
+	t.c.post(func() { t.c.r.tokenReady(err) })
 }
 
 var errEmptyToken = newError(CodeUnauthorized, nil, "access token callback returned an empty token")
@@ -135,15 +179,17 @@ func (t *tokenSource) schedule(tok string) {
 	t.timer = time.AfterFunc(wait, func() { t.c.post(func() { t.c.r.refreshToken("the token expires soon") }) })
 }
 
-// stop cancels the planned refresh (on Close).
+// stop cancels the planned refresh and the call under way, if any (on Close); wait then waits
+// for the call to return.
 func (t *tokenSource) stop() {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	t.stopped = true
 	if t.timer != nil {
 		t.timer.Stop()
 		t.timer = nil
 	}
+	t.mu.Unlock()
+	t.cancel()
 }
 
 // jwtExpiry reads the exp claim of a JWT without verifying it. Opaque tokens, and JWTs without
@@ -179,15 +225,16 @@ func expiresWithin(tok string, d time.Duration) bool {
 	return ok && time.Until(exp) < d
 }
 
-// redactError returns err, or a copy of its text with the client's secrets replaced, so that
-// an error from user code (a token callback) cannot leak a token into a log line.
+// redactError returns err, or, when its text holds a secret, an error with the secrets replaced
+// and no cause (a cause would still hold them), so that an error from user code (a token
+// callback) cannot leak a token into a log line or an error.
 func redactError(err error, c *Client) error {
 	msg := err.Error()
 	clean := redactSecrets(msg, c)
 	if clean == msg {
 		return err
 	}
-	return newError(CodeUnauthorized, nil, clean)
+	return errors.New(clean)
 }
 
 // tokenLike matches what looks like a credential in free text: a JWT (three base64url

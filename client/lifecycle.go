@@ -1,0 +1,492 @@
+package client
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/go-supabase/realtime/acks"
+	"github.com/go-supabase/realtime/internal/stream"
+	"github.com/go-supabase/realtime/transport"
+)
+
+// chanState is a channel's state, owned by the router goroutine: what the user wants, the join
+// and leave in flight, the timers, the waiters and futures of its life, and its features. Only
+// the router goroutine touches it.
+//
+// A channel moves between its states only through the functions below, one per target state;
+// each stops the timers, forgets the refs and settles the waiters and futures that the move
+// makes moot, then tells the channel's features (see feature):
+//
+//	toJoining  Joining  a join is sent now, or once the socket is open or the token callback has answered
+//	toJoined   Joined   the server accepted the join
+//	toErrored  Errored  the join was refused, timed out, crashed or lost with the socket; a rejoin follows
+//	toLeaving  Leaving  a leave is in flight
+//	toClosed   Closed   not joined and not trying to be; a later Subscribe joins again
+//	toEnded    Closed   over for good: removed, closed by the server, or its client closed
+type chanState struct {
+	ch *Channel
+	r  *router
+
+	want  bool // the user wants the channel joined
+	ended bool // over for good
+
+	// The join in flight, or the current one.
+	joinRef       string
+	joinEpoch     uint64
+	joinTimer     *time.Timer
+	awaitingToken bool // the join waits for the token callback
+	rejoinTimer   *time.Timer
+	attempt       int       // rejoin attempts since the last success
+	waiters       []*waiter // Subscribe calls waiting for the join
+
+	// The leave in flight.
+	leaveRef   string
+	leaveTimer *time.Timer
+	leaveDone  []acks.Settle[struct{}]
+
+	pushes      []bufferedPush // pushes made before the join, sent once it succeeds
+	pushDropped uint64
+
+	closeCause error     // the system error that announced a phx_close
+	downSince  time.Time // when the channel left Joined, for the gap markers of the next join
+	downCause  error
+
+	token     string // this channel's own token (Channel.SetAuth), or ""
+	sentToken string // the token of the current join or of the last access_token push
+
+	stateFeeds []*stream.Feed[ChannelStateChange]
+	bcast      broadcastFeature
+	system     systemFeature
+	pres       presenceFeature
+	pg         postgresFeature
+	features   []feature
+}
+
+// waiter is a Subscribe call waiting for the join.
+type waiter struct{ settle acks.Settle[struct{}] }
+
+// bufferedPush is a push made before the channel joined.
+type bufferedPush struct {
+	msg   transport.Message
+	acked bool
+}
+
+func newChanState(ch *Channel) *chanState {
+	s := &chanState{ch: ch, r: &ch.c.r}
+	s.bcast.s, s.system.s, s.pres.s, s.pg.s = s, s, s, s
+	s.features = []feature{&s.bcast, &s.system, &s.pres, &s.pg}
+	return s
+}
+
+func (s *chanState) topic() string       { return s.ch.topic }
+func (s *chanState) state() ChannelState { return s.ch.State() }
+
+// setState records a transition and reports it to the channel's state subscriptions.
+func (s *chanState) setState(to ChannelState, cause error) {
+	from := s.state()
+	if from == to && cause == nil {
+		return
+	}
+	s.ch.state.Store(int32(to))
+	if from == ChannelJoined && to != ChannelJoined && s.downSince.IsZero() {
+		s.downSince, s.downCause = time.Now(), cause
+	}
+	if to == ChannelJoined {
+		s.ch.live.Store(&liveJoin{joinRef: s.joinRef, epoch: s.joinEpoch})
+	} else {
+		s.ch.live.Store(nil)
+	}
+	log := s.r.c.log
+	if cause != nil {
+		log.Info("realtime: channel state", "topic", s.topic(), "from", from.String(), "to", to.String(), "cause", cause.Error())
+	} else {
+		log.Debug("realtime: channel state", "topic", s.topic(), "from", from.String(), "to", to.String())
+	}
+	s.stateFeeds = deliver(s.stateFeeds, ChannelStateChange{Old: from, New: to, Err: cause}, 0)
+}
+
+// stopJoin stops the join in flight, the wait for a rejoin and the wait for a token.
+func (s *chanState) stopJoin() {
+	stopTimer(&s.joinTimer)
+	stopTimer(&s.rejoinTimer)
+	s.joinRef = ""
+	s.awaitingToken = false
+}
+
+// toJoining (re)joins the channel: a phx_join with a fresh join_ref goes out now, or once the
+// socket is open, or once the token callback has answered.
+func (s *chanState) toJoining() {
+	s.stopJoin()
+	s.setState(ChannelJoining, nil)
+	r := s.r
+	if !r.open {
+		return // joins when the socket opens
+	}
+	if !r.c.tokens.fresh() {
+		s.awaitingToken = true
+		r.requestToken()
+		return
+	}
+	s.sendJoin()
+}
+
+// sendJoin sends the phx_join of a channel in Joining: the features fill in the config.
+func (s *chanState) sendJoin() {
+	r := s.r
+	s.awaitingToken = false
+	var p joinPayload
+	p.Config.Private = s.ch.cfg.private
+	s.sentToken = s.tokenFor()
+	p.AccessToken = s.sentToken
+	for _, f := range s.features {
+		f.joining()
+		f.configure(&p)
+	}
+	payload, err := json.Marshal(p)
+	if err != nil {
+		panic("client: join payload: " + err.Error()) // plain types and validated raw JSON only
+	}
+	s.joinRef = r.c.conn.MakeRef()
+	s.joinEpoch = r.epoch
+	m := transport.Message{JoinRef: s.joinRef, Ref: s.joinRef, Topic: s.topic(), Event: transport.EventJoin, Payload: payload}
+	if err := r.c.conn.Post(r.epoch, &m); err != nil {
+		// Only a closed socket refuses a join: the client is closing.
+		s.toErrored(wrapSendError(err), noRejoin)
+		return
+	}
+	ref, timeout := s.joinRef, r.c.cfg.timeout
+	s.joinTimer = time.AfterFunc(timeout, func() { r.c.post(func() { s.joinTimedOut(ref) }) })
+}
+
+// joinReplied handles the server's reply to the join in flight.
+func (s *chanState) joinReplied(m *transport.Message) {
+	stopTimer(&s.joinTimer)
+	if m.Status != "ok" {
+		reason := responseReason(m.Data)
+		s.r.penalize(reason)
+		s.toErrored(joinError(s.topic(), reason), rejoinLater)
+		return
+	}
+	for _, f := range s.features {
+		if err := f.accepted(m.Data); err != nil {
+			// The join succeeded but cannot be used (the postgres bindings do not match what
+			// the server echoed): leave, and do not retry what would fail the same way.
+			s.r.sendLeave(s, s.joinRef)
+			s.toEnded(err)
+			return
+		}
+	}
+	s.toJoined()
+}
+
+// toJoined: the server accepted the join. The pushes made meanwhile go out, the Subscribe calls
+// return, and the features resume.
+func (s *chanState) toJoined() {
+	s.attempt = 0
+	s.setState(ChannelJoined, nil)
+	s.flushPushes()
+	s.settleWaiters(nil)
+	for _, f := range s.features {
+		f.joined()
+	}
+	s.downSince, s.downCause = time.Time{}, nil
+}
+
+// joinTimedOut handles a join left unanswered for the push timeout: like realtime-js, the
+// channel leaves the join that may still complete, then retries.
+func (s *chanState) joinTimedOut(ref string) {
+	if s.joinRef != ref || s.state() != ChannelJoining {
+		return
+	}
+	s.joinTimer = nil
+	s.r.sendLeave(s, ref)
+	s.toErrored(newError(CodeTimeout, nil, fmt.Sprintf("no reply to the join within %v", s.r.c.cfg.timeout), "topic", s.topic()), rejoinLater)
+}
+
+// rejoin says when an errored channel joins again.
+type rejoin int
+
+const (
+	rejoinLater  rejoin = iota // after the rejoin backoff; Subscribe calls get the cause now
+	rejoinOnOpen               // when the socket opens again; Subscribe calls keep waiting
+	noRejoin                   // never: the client is closing
+)
+
+// toErrored: the join was refused, timed out, crashed or was lost with the socket.
+func (s *chanState) toErrored(cause error, when rejoin) {
+	s.stopJoin()
+	s.setState(ChannelErrored, cause)
+	for _, f := range s.features {
+		f.down(cause)
+	}
+	if when != rejoinOnOpen {
+		s.settleWaiters(cause)
+	}
+	if when == rejoinLater {
+		s.scheduleRejoin()
+	}
+}
+
+// scheduleRejoin joins an errored channel again after the rejoin backoff.
+func (s *chanState) scheduleRejoin() {
+	r := s.r
+	stopTimer(&s.rejoinTimer)
+	if !s.want || r.stopped {
+		return
+	}
+	delay := max(r.c.cfg.rejoinBackoff(s.attempt), r.penalty)
+	s.attempt++
+	s.rejoinTimer = time.AfterFunc(delay, func() {
+		r.c.post(func() {
+			if s.want && !s.ended && s.state() == ChannelErrored {
+				s.toJoining()
+			}
+		})
+	})
+}
+
+// toLeaving sends a phx_leave for the current join; done gets the end of the leave.
+func (s *chanState) toLeaving(done acks.Settle[struct{}]) {
+	r := s.r
+	stopTimer(&s.joinTimer)
+	stopTimer(&s.rejoinTimer)
+	s.leaveDone = append(s.leaveDone, done)
+	s.leaveRef = r.sendLeave(s, s.joinRef)
+	ref := s.leaveRef
+	s.leaveTimer = time.AfterFunc(r.c.cfg.timeout, func() {
+		r.c.post(func() {
+			if s.leaveRef == ref {
+				s.toClosed() // a leave that times out counts as done
+			}
+		})
+	})
+	s.setState(ChannelLeaving, nil)
+}
+
+// toClosed: the channel is not joined and not trying to be, after a leave or an Unsubscribe. A
+// Subscribe made during the leave joins again now.
+func (s *chanState) toClosed() {
+	s.stopJoin()
+	stopTimer(&s.leaveTimer)
+	s.leaveRef = ""
+	s.setState(ChannelClosed, nil)
+	for _, f := range s.features {
+		f.down(nil)
+	}
+	for _, done := range s.leaveDone {
+		done(struct{}{}, nil)
+	}
+	s.leaveDone = nil
+	if s.want {
+		s.attempt = 0
+		s.toJoining()
+	}
+}
+
+// toEnded ends the channel for good with cause: every call on it is refused from now on, the
+// client forgets it, and every waiter, future and subscription of it ends with cause.
+func (s *chanState) toEnded(cause error) {
+	if s.ended {
+		return
+	}
+	s.ended, s.want = true, false
+	s.stopJoin()
+	stopTimer(&s.leaveTimer)
+	s.leaveRef = ""
+	s.ch.ended.Store(endedError(s.topic(), cause))
+	s.r.forget(s)
+	s.setState(ChannelClosed, cause)
+	s.settleWaiters(cause)
+	for _, done := range s.leaveDone {
+		done(struct{}{}, nil)
+	}
+	s.leaveDone = nil
+	s.failPushes(cause)
+	for _, f := range s.features {
+		f.end(cause)
+	}
+	for _, f := range s.stateFeeds {
+		f.Close(cause)
+	}
+	s.stateFeeds = nil
+}
+
+// endedError is the error every call on a channel that is over for good returns.
+func endedError(topic string, cause error) *Error {
+	return newError(CodeClosed, cause, "the channel is closed for good ("+messageOf(cause)+"); make a new one with Client.Channel", "topic", topic)
+}
+
+// subscribe is Channel.Subscribe: it records the intent and joins unless a join is under way.
+func (s *chanState) subscribe(w *waiter) {
+	s.r.channels[s.topic()] = s
+	s.want = true
+	switch s.state() {
+	case ChannelJoined:
+		w.settle(struct{}{}, nil)
+		return
+	case ChannelLeaving, ChannelJoining:
+		// Joining: a join is in flight or waits for the socket or a token. Leaving: a join now
+		// would race the leave's reply; toClosed joins once the leave is done.
+		s.waiters = append(s.waiters, w)
+		return
+	}
+	s.waiters = append(s.waiters, w)
+	s.attempt = 0
+	s.toJoining()
+}
+
+// dropWaiter forgets a Subscribe call that stopped waiting.
+func (s *chanState) dropWaiter(w *waiter) {
+	for i, x := range s.waiters {
+		if x == w {
+			s.waiters = append(s.waiters[:i], s.waiters[i+1:]...)
+			return
+		}
+	}
+}
+
+func (s *chanState) settleWaiters(err error) {
+	for _, w := range s.waiters {
+		w.settle(struct{}{}, err)
+	}
+	s.waiters = nil
+}
+
+// unsubscribe is Channel.Unsubscribe: it leaves the current join, if any; done gets the end of
+// the leave.
+func (s *chanState) unsubscribe(done acks.Settle[struct{}]) {
+	s.want = false
+	stopTimer(&s.rejoinTimer)
+	s.failPushes(newError(CodeClosed, nil, "channel left before the push was sent", "topic", s.topic()))
+	s.settleWaiters(newError(CodeClosed, nil, "channel unsubscribed", "topic", s.topic()))
+	switch s.state() {
+	case ChannelLeaving:
+		s.leaveDone = append(s.leaveDone, done)
+		return
+	case ChannelJoined, ChannelJoining:
+		if s.joinRef != "" && s.r.open {
+			s.toLeaving(done)
+			return
+		}
+	}
+	s.toClosed()
+	done(struct{}{}, nil)
+}
+
+// closedByServer handles a phx_close of the current join.
+func (s *chanState) closedByServer() {
+	if s.state() == ChannelLeaving {
+		s.toClosed()
+		return
+	}
+	cause := s.closeCause
+	s.closeCause = nil
+	if s.r.revivable(s, cause) {
+		// A fresh token can undo it: ask the callback again and rejoin after the backoff.
+		s.r.c.log.Info("realtime: channel closed for its token; rejoining with a fresh one", "topic", s.topic(), "cause", cause.Error())
+		s.r.c.tokens.expire()
+		s.toErrored(cause, rejoinLater)
+		return
+	}
+	if cause == nil {
+		cause = newError(CodeClosed, nil, "channel closed by the server", "topic", s.topic())
+	}
+	s.toEnded(cause)
+}
+
+// socketOpened rejoins a channel the user wants joined.
+func (s *chanState) socketOpened() {
+	if s.want {
+		s.toJoining()
+	}
+}
+
+// socketLost moves the channel off a socket that dropped: a leave in flight is done, a join is
+// lost and retried when the socket opens again.
+func (s *chanState) socketLost(cause error) {
+	switch s.state() {
+	case ChannelLeaving:
+		s.toClosed()
+	case ChannelJoined, ChannelJoining:
+		s.toErrored(cause, rejoinOnOpen)
+	}
+}
+
+// flushPushes sends the pushes buffered before the join, in order.
+func (s *chanState) flushPushes() {
+	r := s.r
+	for i := range s.pushes {
+		p := &s.pushes[i]
+		p.msg.JoinRef = s.joinRef
+		if p.acked {
+			r.c.acks.Retag(p.msg.Ref, r.epoch)
+		}
+		if err := r.c.conn.Post(r.epoch, &p.msg); err != nil && p.acked {
+			r.c.acks.Settle(p.msg.Ref, Reply{}, wrapSendError(err))
+		}
+	}
+	if s.pushDropped > 0 {
+		r.c.log.Info("realtime: push buffer flushed", "topic", s.topic(), "dropped_total", s.pushDropped)
+	}
+	clear(s.pushes)
+	s.pushes = s.pushes[:0]
+}
+
+// failPushes fails the futures of buffered pushes and forgets them.
+func (s *chanState) failPushes(err error) {
+	for _, p := range s.pushes {
+		if p.acked {
+			s.r.c.acks.Settle(p.msg.Ref, Reply{}, err)
+		}
+	}
+	s.pushes = nil
+}
+
+// bufferPush is the slow path of a push on a channel that is not joined: it buffers the push
+// until the join, or reports the live join if the channel has just joined.
+func (s *chanState) bufferPush(m transport.Message, acked bool) (*liveJoin, *acks.Future[Reply], error) {
+	if l := s.ch.live.Load(); l != nil {
+		return l, nil, nil
+	}
+	if !s.want {
+		return nil, nil, newError(CodeClosed, nil, "channel is not subscribed; call Subscribe first", "topic", s.topic())
+	}
+	r := s.r
+	probe := m
+	probe.JoinRef = "0"
+	if _, _, err := transport.Encode(nil, r.c.cfg.version, transport.ClientSide, &probe); err != nil {
+		return nil, nil, wrapInvalid(err)
+	}
+	var fut *acks.Future[Reply]
+	if acked {
+		f, err := r.c.acks.Add(m.Ref, 0, r.c.cfg.timeout, s.ch.timeoutErr(m))
+		if err != nil {
+			return nil, nil, fromAcks(err)
+		}
+		fut = f
+	}
+	if limit := r.c.cfg.pushBuffer; len(s.pushes) >= limit {
+		oldest := s.pushes[0]
+		s.pushes = append(s.pushes[:0], s.pushes[1:]...)
+		if oldest.acked {
+			r.c.acks.Settle(oldest.msg.Ref, Reply{}, newError(CodeRateLimited, nil,
+				fmt.Sprintf("push buffer full (%d) before the channel joined; push dropped", limit), "topic", s.topic()))
+		}
+		if s.pushDropped == 0 || s.pushDropped%uint64(limit) == 0 {
+			r.c.log.Warn("realtime: push buffer full before the channel joined; dropping the oldest push",
+				"topic", s.topic(), "buffer", limit, "dropped_total", s.pushDropped+1)
+		}
+		s.pushDropped++
+	}
+	s.pushes = append(s.pushes, bufferedPush{msg: m, acked: acked})
+	return nil, fut, nil
+}
+
+// tokenFor returns the token the channel joins and pushes with.
+func (s *chanState) tokenFor() string {
+	if s.token != "" {
+		return s.token
+	}
+	return s.r.c.tokens.current()
+}
