@@ -54,8 +54,8 @@ func (s *chanState) pushToken() {
 		return
 	}
 	payload, _ := marshalPayload(map[string]string{"access_token": tok})
-	m := transport.Message{JoinRef: s.joinRef, Ref: r.c.conn.MakeRef(), Topic: s.topic(), Event: transport.EventAccessToken, Payload: payload}
-	if err := r.c.conn.Post(r.epoch, &m); err == nil {
+	m := transport.Message{JoinRef: s.joinRef, Ref: r.c.makeRef(), Topic: s.topic(), Event: transport.EventAccessToken, Payload: payload}
+	if err := s.post(&m); err == nil {
 		s.sentToken = tok
 	}
 }
@@ -74,8 +74,9 @@ func (r *router) requestToken() {
 // joined channels.
 func (r *router) tokenReady(err error) {
 	for _, s := range r.sortedChannels() {
-		if s.awaitingToken && s.want && r.open && s.state() == ChannelJoining {
-			s.sendJoin()
+		if s.awaitingToken && s.want && s.sock != nil && s.sock.open && s.state() == ChannelJoining {
+			s.awaitingToken = false
+			r.paceJoin(s)
 		}
 	}
 	if err == nil {

@@ -165,7 +165,7 @@ func (ch *Channel) Broadcast(ctx context.Context, event string, payload any) err
 	if err != nil {
 		return err
 	}
-	if ch.c.cfg.httpFallback && ch.c.conn.State() != transport.StateOpen && transport.IsObject(m.Data) {
+	if ch.c.cfg.httpFallback && ch.live.Load() == nil && ch.c.ConnectionState() != transport.StateOpen && transport.IsObject(m.Data) {
 		return ch.httpBroadcast(ctx, event, m.Data)
 	}
 	fut, err := ch.push(ctx, m, ch.cfg.ack)
@@ -267,7 +267,7 @@ func marshalPayload(payload any) ([]byte, error) {
 // other ctx bounds that wait.
 func (ch *Channel) push(ctx context.Context, m transport.Message, acked bool) (*acks.Future[Reply], error) {
 	c := ch.c
-	m.Ref = c.conn.MakeRef()
+	m.Ref = c.makeRef()
 	if live := ch.live.Load(); live != nil {
 		return ch.sendLive(ctx, live, m, acked)
 	}
@@ -296,7 +296,7 @@ func (ch *Channel) sendLive(ctx context.Context, live *liveJoin, m transport.Mes
 	m.JoinRef = live.joinRef
 	var fut *acks.Future[Reply]
 	if acked {
-		f, err := c.acks.Add(m.Ref, live.epoch, c.cfg.timeout, ch.timeoutErr(m))
+		f, err := c.acks.Add(m.Ref, live.sock.tag(), c.cfg.timeout, ch.timeoutErr(m))
 		if err != nil {
 			return nil, fromAcks(err)
 		}
@@ -304,9 +304,9 @@ func (ch *Channel) sendLive(ctx context.Context, live *liveJoin, m transport.Mes
 	}
 	var err error
 	if ctx == nil {
-		err = c.conn.Post(live.epoch, &m)
+		err = live.sock.conn.Post(live.epoch, &m)
 	} else {
-		err = c.conn.SendOn(ctx, live.epoch, &m)
+		err = live.sock.conn.SendOn(ctx, live.epoch, &m)
 	}
 	if err != nil {
 		err = wrapSendError(err)

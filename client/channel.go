@@ -174,9 +174,11 @@ type Channel struct {
 	s *chanState
 }
 
-// liveJoin is the join a joined channel's pushes are sent under.
+// liveJoin is the join a joined channel's pushes are sent under: its join_ref, and the socket
+// and connection it was made on.
 type liveJoin struct {
 	joinRef string
+	sock    *socket
 	epoch   uint64
 }
 
@@ -259,7 +261,7 @@ func (ch *Channel) Subscribe(ctx context.Context) error {
 	_, err := fut.Wait(ctx)
 	if err != nil && ctx.Err() != nil && fut.Err() == nil {
 		ch.c.post(func() { ch.s.dropWaiter(w) })
-		if ch.c.conn.State() != transport.StateOpen {
+		if ch.c.ConnectionState() != transport.StateOpen {
 			if last := ch.c.r.lastConnErr.Load(); last != nil {
 				return newError(CodeTimeout, errors.Join(ctx.Err(), *last), "subscribe: socket not connected: "+(*last).Error(), "topic", ch.topic)
 			}

@@ -135,7 +135,7 @@ func TestJoinRejectedKeepsTheReasonAndRejoins(t *testing.T) {
 	}{
 		{"Unauthorized: You do not have permissions to read from this Channel topic: room", client.ErrUnauthorized},
 		{"TopicNameRequired: You must provide a topic name", client.ErrJoinRejected},
-		{"ChannelRateLimitReached: Too many channels", client.ErrRateLimited},
+		{"DatabaseConnectionRateLimitReached: Too many database connections attempts per second", client.ErrRateLimited},
 	} {
 		t.Run(strings.SplitN(tt.reason, ":", 2)[0], func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -152,8 +152,8 @@ func TestJoinRejectedKeepsTheReasonAndRejoins(t *testing.T) {
 				if ch.State() != client.ChannelErrored {
 					t.Errorf("State = %v; want errored", ch.State())
 				}
-				// The channel retries on its own (1 s here; 30 s ±30% after a rate limit).
-				time.Sleep(40 * time.Second)
+				// The channel retries on its own (1 s here; 70 s ±15% after a tenant-wide limit).
+				time.Sleep(90 * time.Second)
 				synctest.Wait()
 				if ch.State() != client.ChannelJoined {
 					t.Fatalf("State after the rejoin delay = %v; want joined", ch.State())
@@ -294,35 +294,42 @@ func TestPhxErrorRejoinsAndStaleFramesAreDropped(t *testing.T) {
 
 // A system error followed by phx_close ends the channel: no rejoin, subscriptions end with
 // the server's message.
-func TestServerCloseEndsTheChannel(t *testing.T) {
+// A channel the server closes for the tenant's message rate is not over: it rejoins alone,
+// once the server's rolling average can have fallen (70 s ±15%), and its subscriptions stay
+// open meanwhile. Other channels are not held.
+func TestServerCloseForTheTenantsRateRejoinsLater(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := testutil.NewServer(t)
 		c := newClient(t, srv)
 		ch := subscribed(t, c, "room")
+		other := subscribed(t, c, "other")
 		msgs := ch.OnBroadcast(t.Context(), "*")
 		sys := ch.OnSystem(t.Context())
-		sc := srv.Conns()[0]
-		j := sc.JoinRef("room")
-		sc.Push(transport.Message{JoinRef: j, Topic: "realtime:room", Event: "system",
-			Payload: []byte(`{"channel":"room","extension":"system","message":"Too many messages per second","status":"error"}`)})
-		sc.Push(transport.Message{JoinRef: j, Ref: j, Topic: "realtime:room", Event: "phx_close", Payload: []byte("{}")})
+		srv.ShutChannels("room", "Too many messages per second")
 		s := recv(t, sys)
 		if s.Message != "Too many messages per second" || !s.IsError() || s.Channel != "room" {
 			t.Errorf("system = %+v", s)
 		}
 		synctest.Wait()
-		if ch.State() != client.ChannelClosed {
-			t.Fatalf("State = %v; want closed", ch.State())
+		if ch.State() != client.ChannelErrored {
+			t.Fatalf("State = %v; want errored", ch.State())
 		}
-		for range msgs.C() {
-		}
-		if err := msgs.Err(); !errors.Is(err, client.ErrRateLimited) || !strings.Contains(err.Error(), "Too many messages per second") {
-			t.Errorf("subscription Err = %v; want rate_limited with the server's message", err)
-		}
-		time.Sleep(time.Minute)
+		time.Sleep(50 * time.Second)
 		synctest.Wait()
 		if n := len(joins(srv, "realtime:room")); n != 1 {
-			t.Errorf("%d joins; the channel must not rejoin after a close by the server", n)
+			t.Errorf("%d joins after 50 s; the channel must wait for the server's rate to fall", n)
+		}
+		if other.State() != client.ChannelJoined {
+			t.Errorf("the other channel is %v; want joined", other.State())
+		}
+		time.Sleep(40 * time.Second)
+		synctest.Wait()
+		if ch.State() != client.ChannelJoined || len(joins(srv, "realtime:room")) != 2 {
+			t.Fatalf("State = %v after 90 s; want joined again", ch.State())
+		}
+		pushBroadcast(srv, "room", "back")
+		if m := recv(t, msgs); m.Event != "back" {
+			t.Errorf("got %q", m.Event)
 		}
 	})
 }

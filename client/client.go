@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/go-supabase/realtime/internal/acktable"
 	"github.com/go-supabase/realtime/internal/stream"
@@ -17,7 +19,8 @@ import (
 	"github.com/go-supabase/realtime/transport"
 )
 
-// State is the state of the client's socket: Closed, Connecting, Open or Closing.
+// State is the state of a socket, or of the client's pool of sockets: Closed, Connecting, Open
+// or Closing.
 type State = transport.State
 
 // The connection states.
@@ -28,12 +31,15 @@ const (
 	StateClosing    = transport.StateClosing
 )
 
-// StateChange reports a transition of the socket. Old equals New (Connecting) for a failed
-// connection attempt, with the attempt's error in Err (an *Error wrapping, for a refused
-// upgrade, the HTTP status and the server's text).
+// StateChange reports a transition of one socket of the client's pool. Old equals New
+// (Connecting) for a failed connection attempt, with the attempt's error in Err (an *Error
+// wrapping, for a refused upgrade, the HTTP status and the server's text).
 type StateChange struct {
 	Old, New State
 	Err      error
+	// Socket says which socket of the pool changed: 0 for the first one (the one Connect
+	// opens), then 1, 2, … in the order the client opened them.
+	Socket int
 }
 
 // Reply is the server's reply to a push.
@@ -45,18 +51,25 @@ type Reply struct {
 	Response []byte
 }
 
-// Client is a Supabase Realtime client: one socket, many channels. Create it with New; it does
-// no I/O until Connect or a channel's Subscribe. All its methods are safe for concurrent use.
-// Close (or Shutdown) releases it; see the package documentation for the goroutines it runs.
+// Client is a Supabase Realtime client: many channels on a pool of sockets (one socket until a
+// socket holds its limit of channels; see WithMaxChannelsPerSocket). Create it with New; it
+// does no I/O until Connect or a channel's Subscribe. All its methods are safe for concurrent
+// use. Close (or Shutdown) releases it; see the package documentation for the goroutines it
+// runs.
 type Client struct {
 	cfg      config
 	apiKey   string
 	endpoint *url.URL
 	httpBase string
-	conn     *transport.Conn
-	log      *slog.Logger
-	acks     *acktable.Table[Reply]
-	group    stream.Group
+	refs     atomic.Uint64 // the refs of every push, unique across the sockets
+
+	// pool is the client's sockets; transportConfig is what each is made with.
+	pool            pool
+	transportConfig transport.Config
+	closers         sync.WaitGroup // goroutines closing sockets
+	log             *slog.Logger
+	acks            *acktable.Table[Reply]
+	group           stream.Group
 
 	mu       sync.Mutex
 	channels map[string]*Channel // every channel the user asked for, by topic
@@ -73,10 +86,16 @@ type Client struct {
 	r router
 }
 
-// event is one item of the router's inbox: a frame from the server, a change of the socket's
+// event is one item of the router's inbox: a frame from the server, a change of a socket's
 // state, or a command to run on the router goroutine.
+//
+// A socket's reader puts its frames in undecoded: frames are decoded in one place, the router,
+// so that reading the next frame and decoding this one run in parallel (a text frame's JSON is
+// the costly part to validate; a binary frame's header is cheap either way). The reader waits
+// while the inbox is full: backpressure on the socket, never on a subscriber.
 type event struct {
-	frame  []byte // a frame the router decodes
+	frame  []byte  // a frame the router decodes
+	sock   *socket // the socket of a frame or state change
 	binary bool
 	state  *transport.StateChange
 	fn     func()
@@ -126,7 +145,7 @@ func New(projectURL, apiKey string, opts ...Option) (*Client, error) {
 		header.Set("x-api-key", apiKey)
 		key = ""
 	}
-	conn, err := transport.New(transport.Config{
+	c.transportConfig = transport.Config{
 		URL:        transport.SocketURL(ep, key, cfg.params, cfg.version),
 		Header:     header,
 		Version:    cfg.version,
@@ -135,16 +154,17 @@ func New(projectURL, apiKey string, opts ...Option) (*Client, error) {
 		Backoff:    cfg.backoff,
 		SendBuffer: cfg.sendBuffer,
 		BeforeDial: c.tokens.beforeDial,
-		OnFrame:    c.onFrame,
-		OnState:    c.onState,
 		Logger:     c.log,
-	})
-	if err != nil {
+	}
+	c.pool.stateCh = make(chan struct{})
+	if _, err := c.newSocket(); err != nil {
 		return nil, wrapInvalid(err)
 	}
-	c.conn = conn
 	return c, nil
 }
+
+// makeRef returns a fresh message reference, unique across the client's sockets.
+func (c *Client) makeRef() string { return strconv.FormatUint(c.refs.Add(1), 10) }
 
 // String describes the client without secrets.
 func (c *Client) String() string {
@@ -158,7 +178,7 @@ func (c *Client) Connect(ctx context.Context) error {
 	if err := c.connect(); err != nil {
 		return err
 	}
-	if err := c.conn.Connect(ctx); err != nil {
+	if err := c.pool.primary().conn.Connect(ctx); err != nil {
 		if errors.Is(err, transport.ErrClosed) {
 			return closedError()
 		}
@@ -186,17 +206,32 @@ func connectError(err error) error {
 
 func closedError() error { return newError(CodeClosed, nil, "client is closed") }
 
-// ConnectionState returns the socket's state.
-func (c *Client) ConnectionState() State { return c.conn.State() }
+// ConnectionState returns the state of the client's pool of sockets: Open when every socket
+// is open, Connecting while one is connecting (the first time, or again after a drop), Closing
+// and Closed once the client closes (Closed before the first Connect or Subscribe too).
+func (c *Client) ConnectionState() State { return c.pool.aggregate(c.isClosed()) }
 
-// WaitForStateChange waits until the socket's state differs from from, or ctx is done, and
-// reports whether it changed.
+// WaitForStateChange waits until the pool's state (see ConnectionState) differs from from, or
+// ctx is done, and reports whether it changed.
 func (c *Client) WaitForStateChange(ctx context.Context, from State) bool {
-	return c.conn.WaitForStateChange(ctx, from)
+	for {
+		c.pool.mu.Lock()
+		ch := c.pool.stateCh
+		c.pool.mu.Unlock()
+		if c.ConnectionState() != from {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return false
+		}
+	}
 }
 
-// OnConnectionState returns a subscription to the socket's state changes, delivered in order.
-// ctx bounds the subscription's life.
+// OnConnectionState returns a subscription to the state changes of every socket of the pool,
+// delivered in order (StateChange.Socket says which socket). ctx bounds the subscription's
+// life.
 func (c *Client) OnConnectionState(ctx context.Context, opts ...subscribe.Option) *subscribe.Subscription[StateChange] {
 	sub, feed := newSub[StateChange](ctx, &c.group, "connection state", c.subOptions(opts))
 	if err := c.exec(func() { c.r.stateFeeds = append(c.r.stateFeeds, feed) }); err != nil {
@@ -273,7 +308,11 @@ func (c *Client) stop() {
 		c.started = true
 		c.mu.Unlock()
 		c.tokens.stop()
-		c.conn.Close()
+		for _, k := range c.pool.list() {
+			c.closers.Go(func() { k.conn.Close() })
+		}
+		c.closers.Wait()
+		c.pool.refresh(true)
 		if started {
 			c.post(func() { c.r.shutdown() })
 			<-c.routerDone
@@ -298,8 +337,12 @@ func (c *Client) Shutdown(ctx context.Context) error {
 	}
 	wg.Wait()
 	var err error
-	if c.conn.State() == transport.StateOpen {
-		err = c.conn.Flush(ctx)
+	for _, k := range c.pool.list() {
+		if k.conn.State() == transport.StateOpen {
+			if e := k.conn.Flush(ctx); e != nil && err == nil {
+				err = e
+			}
+		}
 	}
 	c.stop()
 	done := make(chan struct{})
@@ -328,7 +371,7 @@ func (c *Client) connect() error {
 	if err := c.start(); err != nil {
 		return err
 	}
-	c.conn.Start()
+	c.pool.primary().conn.Start()
 	return nil
 }
 
@@ -368,17 +411,6 @@ func (c *Client) exec(fn func()) error {
 // router has stopped. Timers and transport callbacks use it.
 func (c *Client) post(fn func()) { c.inbox.put(event{fn: fn}, false) }
 
-// onFrame is the transport's frame callback (reader goroutine). Frames are decoded in one
-// place, the router, so that reading and decoding run in parallel (a text frame's JSON is the
-// costly part to validate; a binary frame's header is cheap either way). It waits while the
-// router's inbox is full: backpressure on the socket, never on a subscriber.
-func (c *Client) onFrame(binary bool, frame []byte) {
-	c.inbox.put(event{frame: frame, binary: binary}, true)
-}
-
-// onState is the transport's state callback (supervisor goroutine).
-func (c *Client) onState(sc transport.StateChange) { c.inbox.put(event{state: &sc}, false) }
-
 // routerLoop is the router goroutine: it handles the inbox, a batch at a time, until shutdown.
 func (c *Client) routerLoop() {
 	defer close(c.routerDone)
@@ -389,11 +421,11 @@ func (c *Client) routerLoop() {
 			ev := &batch[i]
 			switch {
 			case ev.frame != nil:
-				c.r.handleFrame(ev.binary, ev.frame)
+				c.r.handleFrame(ev.sock, ev.binary, ev.frame)
 			case ev.fn != nil:
 				ev.fn()
 			case ev.state != nil:
-				c.r.handleState(*ev.state)
+				c.r.handleState(ev.sock, *ev.state)
 			}
 			if c.r.stopped {
 				// Events queued behind the shutdown are dropped; commands among them see

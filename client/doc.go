@@ -47,6 +47,37 @@
 // can undo, or closed with its client — refuses every call with an error matching [ErrClosed],
 // ends its subscriptions, and leaves its topic to a new [Client.Channel].
 //
+// # Sockets and the server's limits
+//
+// The server takes at most 100 channels on one socket by default. A Client therefore holds a
+// pool of sockets: it places channels on its first socket until it holds
+// [WithMaxChannelsPerSocket] channels (default 100), then opens another, up to [WithMaxSockets]
+// (default 10). A channel stays on its socket while joined; it moves only when it (re)joins.
+// Every socket heartbeats and reconnects on its own, and a socket other than the first that is
+// left without channels closes after twice the heartbeat interval. Each limit of the server is
+// handled in its own scope, and none delays channels it does not concern:
+//
+//   - "ChannelRateLimitReached: Too many channels" (channels per socket): the socket is full, not
+//     penalised; the channel moves to a socket with room at once.
+//   - "ClientJoinRateLimitReached: Too many joins per second" (the tenant's joins, averaged over
+//     about a minute; the server then closes the socket with 1001), "DatabaseConnectionRateLimitReached"
+//     (the tenant's database), and an upgrade refused with HTTP 429: the client holds off every
+//     join and reconnect for [DefaultRateLimitHoldOff] (70 s ±15%, [WithRateLimitHoldOff]), long
+//     enough for the server's average to fall.
+//   - "ConnectionRateLimitReached: Too many connected users" (every socket counts as a user):
+//     no new socket is opened for the hold-off; the channel joins on a socket the server already
+//     counts, or waits.
+//   - "Too many messages per second" and "Too many presence messages per second" (the tenant's
+//     event rates; the server closes the channels that receive): the channel rejoins alone
+//     after the hold-off.
+//   - "Client presence rate limit exceeded" (more than 5 track or untrack pushes within 30 s on
+//     one channel; Track keeps under it): the channel rejoins alone after its backoff.
+//
+// The error of such a refusal or closure keeps the server's reason in its Message and says in
+// Details["retry_in"] how long the client holds off; it also reaches the channel's state
+// changes. Joins are paced besides: a burst of up to 1,000, then 50 per second
+// ([WithJoinRate]), so that one client never trips the tenant's joins per second by itself.
+//
 // # Concurrency
 //
 // Client and Channel are safe for concurrent use. Subscriptions and futures are too. Channel

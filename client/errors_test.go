@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-supabase/realtime/client"
 	"github.com/go-supabase/realtime/testutil"
@@ -14,7 +15,8 @@ import (
 
 func TestErrorsMatchByCode(t *testing.T) {
 	srv := testutil.NewServer(t)
-	srv.FailJoins("room", 1, "ChannelRateLimitReached: Too many channels")
+	const reason = "DatabaseConnectionRateLimitReached: Too many database connections attempts per second"
+	srv.FailJoins("room", 1, reason)
 	c := newClient(t, srv)
 	ch, _ := c.Channel("room")
 	err := ch.Subscribe(t.Context())
@@ -23,15 +25,20 @@ func TestErrorsMatchByCode(t *testing.T) {
 		t.Errorf("errors.Is on %v: want rate_limited only", wrapped)
 	}
 	var e *client.Error
-	if !errors.As(wrapped, &e) || e.Code != client.CodeRateLimited || e.Message != "ChannelRateLimitReached: Too many channels" {
+	if !errors.As(wrapped, &e) || e.Code != client.CodeRateLimited || e.Message != reason {
 		t.Fatalf("errors.As = %+v", e)
 	}
-	if got := e.Error(); got != "realtime: rate_limited: ChannelRateLimitReached: Too many channels (topic=realtime:room)" {
-		t.Errorf("Error() = %q", got)
+	// A tenant-wide limit says how long the client holds off (70 s ±15% by default).
+	retry, _ := e.Details["retry_in"].(time.Duration)
+	if retry < 59*time.Second || retry > 81*time.Second {
+		t.Errorf("retry_in = %v; want about 70 s", e.Details["retry_in"])
+	}
+	if got, want := e.Error(), fmt.Sprintf("realtime: rate_limited: %s (retry_in=%v, topic=realtime:room)", reason, retry); got != want {
+		t.Errorf("Error() = %q; want %q", got, want)
 	}
 	se := client.ToServiceError(wrapped)
-	want := &client.ServiceError{Service: "realtime", Code: "rate_limited", Message: "ChannelRateLimitReached: Too many channels",
-		Details: map[string]any{"topic": "realtime:room"}}
+	want := &client.ServiceError{Service: "realtime", Code: "rate_limited", Message: reason,
+		Details: map[string]any{"topic": "realtime:room", "retry_in": retry}}
 	if diff := cmp.Diff(want, se, cmp.Comparer(func(a, b *client.ServiceError) bool {
 		return a.Service == b.Service && a.Code == b.Code && a.Message == b.Message && cmp.Equal(a.Details, b.Details)
 	})); diff != "" {

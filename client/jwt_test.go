@@ -230,7 +230,7 @@ func TestJoinRateLimitBacksOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := testutil.NewServer(t, testutil.WithJWTSecret(jwtSecret))
 		srv.FailJoins("room", 1, "ClientJoinRateLimitReached: Too many joins per second")
-		c := newJWTClient(t, srv)
+		c := newJWTClient(t, srv, client.WithRateLimitHoldOff(30*time.Second))
 		states := c.OnConnectionState(t.Context())
 		ch, _ := c.Channel("room")
 		err := ch.Subscribe(t.Context())

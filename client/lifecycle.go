@@ -31,11 +31,14 @@ type chanState struct {
 	want  bool // the user wants the channel joined
 	ended bool // over for good
 
-	// The join in flight, or the current one.
+	// The socket of the pool the channel is placed on (while joining, joined or leaving), and
+	// the join in flight, or the current one.
+	sock          *socket
 	joinRef       string
 	joinEpoch     uint64
 	joinTimer     *time.Timer
 	awaitingToken bool // the join waits for the token callback
+	paced         bool // the join waits in the router's join queue
 	rejoinTimer   *time.Timer
 	attempt       int       // rejoin attempts since the last success
 	waiters       []*waiter // Subscribe calls waiting for the join
@@ -93,7 +96,7 @@ func (s *chanState) setState(to ChannelState, cause error) {
 		s.downSince, s.downCause = time.Now(), cause
 	}
 	if to == ChannelJoined {
-		s.ch.live.Store(&liveJoin{joinRef: s.joinRef, epoch: s.joinEpoch})
+		s.ch.live.Store(&liveJoin{joinRef: s.joinRef, sock: s.sock, epoch: s.joinEpoch})
 	} else {
 		s.ch.live.Store(nil)
 	}
@@ -106,29 +109,46 @@ func (s *chanState) setState(to ChannelState, cause error) {
 	s.stateFeeds = deliver(s.stateFeeds, ChannelStateChange{Old: from, New: to, Err: cause}, 0)
 }
 
-// stopJoin stops the join in flight, the wait for a rejoin and the wait for a token.
+// stopJoin stops the join in flight, the wait for a rejoin, for a token and for the join queue.
 func (s *chanState) stopJoin() {
 	stopTimer(&s.joinTimer)
 	stopTimer(&s.rejoinTimer)
 	s.joinRef = ""
 	s.awaitingToken = false
+	s.paced = false
 }
 
-// toJoining (re)joins the channel: a phx_join with a fresh join_ref goes out now, or once the
-// socket is open, or once the token callback has answered.
+// post queues a frame of the channel on its socket's current connection.
+func (s *chanState) post(m *transport.Message) error {
+	return s.sock.conn.Post(s.sock.epoch, m)
+}
+
+// toJoining (re)joins the channel: it is placed on a socket of the pool with room (a channel
+// moves only here), and a phx_join with a fresh join_ref goes out now, or once the socket is
+// open, the token callback has answered and the join pacing lets it.
 func (s *chanState) toJoining() {
+	s.joining(nil)
+}
+
+// joining is toJoining with the cause of a move to another socket, for the state event.
+func (s *chanState) joining(cause error) {
 	s.stopJoin()
-	s.setState(ChannelJoining, nil)
+	s.setState(ChannelJoining, cause)
 	r := s.r
-	if !r.open {
-		return // joins when the socket opens
+	if !r.place(s) {
+		s.toErrored(newError(CodeRateLimited, nil, fmt.Sprintf("every socket of the pool holds its limit of channels (%d sockets of %d channels; see WithMaxSockets and WithMaxChannelsPerSocket)",
+			r.c.cfg.maxSockets, r.c.cfg.maxPerSocket), "topic", s.topic()), rejoinLater)
+		return
+	}
+	if !s.sock.open {
+		return // joins when its socket opens
 	}
 	if !r.c.tokens.fresh() {
 		s.awaitingToken = true
 		r.requestToken()
 		return
 	}
-	s.sendJoin()
+	r.paceJoin(s)
 }
 
 // sendJoin sends the phx_join of a channel in Joining: the features fill in the config.
@@ -147,10 +167,10 @@ func (s *chanState) sendJoin() {
 	if err != nil {
 		panic("client: join payload: " + err.Error()) // plain types and validated raw JSON only
 	}
-	s.joinRef = r.c.conn.MakeRef()
-	s.joinEpoch = r.epoch
+	s.joinRef = r.c.makeRef()
+	s.joinEpoch = s.sock.epoch
 	m := transport.Message{JoinRef: s.joinRef, Ref: s.joinRef, Topic: s.topic(), Event: transport.EventJoin, Payload: payload}
-	if err := r.c.conn.Post(r.epoch, &m); err != nil {
+	if err := s.post(&m); err != nil {
 		// Only a closed socket refuses a join: the client is closing.
 		s.toErrored(wrapSendError(err), noRejoin)
 		return
@@ -163,11 +183,10 @@ func (s *chanState) sendJoin() {
 func (s *chanState) joinReplied(m *transport.Message) {
 	stopTimer(&s.joinTimer)
 	if m.Status != "ok" {
-		reason := responseReason(m.Data)
-		s.r.penalize(reason)
-		s.toErrored(joinError(s.topic(), reason), rejoinLater)
+		s.refused(responseReason(m.Data))
 		return
 	}
+	s.sock.counted = true
 	for _, f := range s.features {
 		if err := f.accepted(m.Data); err != nil {
 			// The join succeeded but cannot be used (the postgres bindings do not match what
@@ -204,13 +223,47 @@ func (s *chanState) joinTimedOut(ref string) {
 	s.toErrored(newError(CodeTimeout, nil, fmt.Sprintf("no reply to the join within %v", s.r.c.cfg.timeout), "topic", s.topic()), rejoinLater)
 }
 
+// refused handles a join the server refused, in the scope of the reason: a full socket moves
+// the channel to another one at once; a tenant-wide limit holds off the client's joins (or its
+// new sockets) long enough for the server's rolling average to fall; anything else is retried
+// after the rejoin backoff.
+func (s *chanState) refused(reason string) {
+	r := s.r
+	switch limitOf(reason) {
+	case scopeSocket:
+		// Not a penalty: the socket holds fewer channels than we thought (a server configured
+		// lower). Go to a socket with room.
+		k := s.sock
+		k.capacity = max(k.chans-1, 0)
+		r.c.log.Info("realtime: socket full; moving the channel to another socket", "topic", s.topic(), "socket", k.id, "channels", k.capacity)
+		r.detach(s)
+		s.joining(joinError(s.topic(), reason))
+		return
+	case scopeTenantJoins:
+		wait := r.holdOff()
+		r.holdJoins(wait)
+		s.toErrored(limitError(s.topic(), reason, wait), rejoinLater)
+		return
+	case scopeTenantUsers:
+		// The socket is not counted as a connected user yet, and the tenant has no room for
+		// another: use a socket that is counted, or wait.
+		wait := r.holdOff()
+		r.usersHoldUntil = time.Now().Add(wait)
+		r.detach(s)
+		s.toErrored(limitError(s.topic(), reason, wait), noRejoin)
+		s.rejoinAfter(wait)
+		return
+	}
+	s.toErrored(joinError(s.topic(), reason), rejoinLater)
+}
+
 // rejoin says when an errored channel joins again.
 type rejoin int
 
 const (
 	rejoinLater  rejoin = iota // after the rejoin backoff; Subscribe calls get the cause now
 	rejoinOnOpen               // when the socket opens again; Subscribe calls keep waiting
-	noRejoin                   // never: the client is closing
+	noRejoin                   // not from here: the caller plans it, or the client is closing
 )
 
 // toErrored: the join was refused, timed out, crashed or was lost with the socket.
@@ -229,13 +282,16 @@ func (s *chanState) toErrored(cause error, when rejoin) {
 }
 
 // scheduleRejoin joins an errored channel again after the rejoin backoff.
-func (s *chanState) scheduleRejoin() {
+func (s *chanState) scheduleRejoin() { s.rejoinAfter(0) }
+
+// rejoinAfter joins an errored channel again after the rejoin backoff, and not before at least.
+func (s *chanState) rejoinAfter(least time.Duration) {
 	r := s.r
 	stopTimer(&s.rejoinTimer)
 	if !s.want || r.stopped {
 		return
 	}
-	delay := max(r.c.cfg.rejoinBackoff(s.attempt), r.penalty)
+	delay := max(r.c.cfg.rejoinBackoff(s.attempt), least)
 	s.attempt++
 	s.rejoinTimer = time.AfterFunc(delay, func() {
 		r.c.post(func() {
@@ -252,6 +308,7 @@ func (s *chanState) toLeaving(done acks.Settle[struct{}]) {
 	stopTimer(&s.joinTimer)
 	stopTimer(&s.rejoinTimer)
 	s.leaveDone = append(s.leaveDone, done)
+	s.paced = false
 	s.leaveRef = r.sendLeave(s, s.joinRef)
 	ref := s.leaveRef
 	s.leaveTimer = time.AfterFunc(r.c.cfg.timeout, func() {
@@ -281,7 +338,9 @@ func (s *chanState) toClosed() {
 	if s.want {
 		s.attempt = 0
 		s.toJoining()
+		return
 	}
+	s.r.detach(s)
 }
 
 // toEnded ends the channel for good with cause: every call on it is refused from now on, the
@@ -296,6 +355,7 @@ func (s *chanState) toEnded(cause error) {
 	s.leaveRef = ""
 	s.ch.ended.Store(endedError(s.topic(), cause))
 	s.r.forget(s)
+	s.r.detach(s)
 	s.setState(ChannelClosed, cause)
 	s.settleWaiters(cause)
 	for _, done := range s.leaveDone {
@@ -365,7 +425,7 @@ func (s *chanState) unsubscribe(done acks.Settle[struct{}]) {
 		s.leaveDone = append(s.leaveDone, done)
 		return
 	case ChannelJoined, ChannelJoining:
-		if s.joinRef != "" && s.r.open {
+		if s.joinRef != "" && s.sock.open {
 			s.toLeaving(done)
 			return
 		}
@@ -388,6 +448,21 @@ func (s *chanState) closedByServer() {
 		s.r.c.tokens.expire()
 		s.toErrored(cause, rejoinLater)
 		return
+	}
+	if cause != nil && s.want {
+		switch limitOf(messageOf(cause)) {
+		case scopeChannel:
+			// The channel's own rate: rejoin it alone, after its backoff.
+			s.toErrored(cause, rejoinLater)
+			return
+		case scopeTenantEvents:
+			// The tenant's rate: rejoining sooner than its rolling average falls would only
+			// be closed again. Other channels are not held.
+			wait := s.r.holdOff()
+			s.toErrored(limitError(s.topic(), messageOf(cause), wait), noRejoin)
+			s.rejoinAfter(wait)
+			return
+		}
 	}
 	if cause == nil {
 		cause = newError(CodeClosed, nil, "channel closed by the server", "topic", s.topic())
@@ -420,9 +495,9 @@ func (s *chanState) flushPushes() {
 		p := &s.pushes[i]
 		p.msg.JoinRef = s.joinRef
 		if p.acked {
-			r.c.acks.Retag(p.msg.Ref, r.epoch)
+			r.c.acks.Retag(p.msg.Ref, s.sock.tag())
 		}
-		if err := r.c.conn.Post(r.epoch, &p.msg); err != nil && p.acked {
+		if err := s.post(&p.msg); err != nil && p.acked {
 			r.c.acks.Settle(p.msg.Ref, Reply{}, wrapSendError(err))
 		}
 	}

@@ -123,7 +123,8 @@ func TestServerClosedChannelIsGoneForGood(t *testing.T) {
 		c := newClient(t, srv)
 		ch := subscribed(t, c, "room")
 		states := ch.OnState(t.Context())
-		if n := srv.ShutChannels("room", "Too many messages per second"); n != 1 {
+		const reason = "You no longer have permission to read from this Channel topic: room"
+		if n := srv.ShutChannels("room", reason); n != 1 {
 			t.Fatalf("ShutChannels = %d", n)
 		}
 		synctest.Wait()
@@ -131,12 +132,12 @@ func TestServerClosedChannelIsGoneForGood(t *testing.T) {
 		for sc := range states.C() {
 			last = sc
 		}
-		if last.New != client.ChannelClosed || !errors.Is(last.Err, client.ErrRateLimited) {
+		if last.New != client.ChannelClosed || !errors.Is(last.Err, client.ErrUnauthorized) {
 			t.Errorf("last state change %+v; want closed with the server's reason", last)
 		}
-		endedWith(t, states, client.ErrRateLimited)
+		endedWith(t, states, client.ErrUnauthorized)
 		refusesEveryCall(t, srv, ch)
-		if err := ch.Subscribe(t.Context()); !strings.Contains(err.Error(), "Too many messages per second") {
+		if err := ch.Subscribe(t.Context()); !strings.Contains(err.Error(), reason) {
 			t.Errorf("Subscribe on a channel closed by the server = %v; want the server's reason in it", err)
 		}
 		again := subscribed(t, c, "room")

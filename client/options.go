@@ -25,6 +25,24 @@ const (
 	DefaultPushBuffer = 100
 	// DefaultMaxPendingAcks bounds the pushes waiting for a reply on one client.
 	DefaultMaxPendingAcks = 10000
+	// DefaultMaxChannelsPerSocket is the server's own default limit of channels on one socket
+	// (max_channels_per_client).
+	DefaultMaxChannelsPerSocket = 100
+	// DefaultMaxSockets bounds the client's pool of sockets: 10 sockets of 100 channels hold
+	// 1,000 channels, and every socket counts as one of the tenant's connected users (200 by
+	// default), so one client cannot take the tenant's room from every other.
+	DefaultMaxSockets = 10
+	// DefaultJoinRate and DefaultJoinBurst pace the client's joins: a burst of up to 1,000, then
+	// 50 per second. The server refuses joins, tenant-wide, once their rate averaged over about a
+	// minute reaches its limit (100 per second by default, so 6,000 in a minute); one client
+	// paced this way stays under 4,000 in any minute.
+	DefaultJoinRate  = 50.0
+	DefaultJoinBurst = 1000
+	// DefaultRateLimitHoldOff is how long the client holds off after a tenant-wide limit of the
+	// server (joins per second, connected users, database connections, messages per second),
+	// jittered by ±15%: the server averages its counters over about 60 s, so retrying sooner
+	// only keeps them tripped.
+	DefaultRateLimitHoldOff = 70 * time.Second
 )
 
 // DefaultRejoinBackoff is the delay before channel rejoin attempt n (0 for the first): 1 s,
@@ -60,6 +78,12 @@ type config struct {
 	keyInHeader    bool
 	httpFallback   bool
 	subOpts        []subscribe.Option
+
+	maxPerSocket     int
+	maxSockets       int
+	joinRate         float64
+	joinBurst        int
+	rateLimitHoldOff time.Duration
 }
 
 func defaultConfig() config {
@@ -72,11 +96,68 @@ func defaultConfig() config {
 		pushBuffer:     DefaultPushBuffer,
 		maxPendingAcks: DefaultMaxPendingAcks,
 		version:        transport.V2,
+
+		maxPerSocket:     DefaultMaxChannelsPerSocket,
+		maxSockets:       DefaultMaxSockets,
+		joinRate:         DefaultJoinRate,
+		joinBurst:        DefaultJoinBurst,
+		rateLimitHoldOff: DefaultRateLimitHoldOff,
 	}
 }
 
-// WithAccessToken sets the callback that supplies the user's access token (a JWT), the seed's
-// access_token_fn. It is consulted before every dial and every (re)join; when it fails, the
+// WithMaxChannelsPerSocket sets how many channels the client places on one socket before it
+// opens another (default 100, the server's default limit). A server configured lower refuses a
+// join with "ChannelRateLimitReached: Too many channels": the client then learns the socket's
+// real limit and moves the channel to a socket with room, at once.
+func WithMaxChannelsPerSocket(n int) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return invalidArgument("WithMaxChannelsPerSocket: limit must be positive, got %d", n)
+		}
+		c.maxPerSocket = n
+		return nil
+	}
+}
+
+// WithMaxSockets bounds the client's pool of sockets (default 10). Once every socket holds its
+// limit of channels, a channel that cannot be placed fails its join with a rate_limited error
+// and retries after the rejoin backoff.
+func WithMaxSockets(n int) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return invalidArgument("WithMaxSockets: bound must be positive, got %d", n)
+		}
+		c.maxSockets = n
+		return nil
+	}
+}
+
+// WithJoinRate paces the client's joins with a token bucket: at most burst joins at once, then
+// perSecond per second (defaults DefaultJoinRate and DefaultJoinBurst). A perSecond of 0 turns
+// pacing off. Joins wait their turn in the order they were asked for.
+func WithJoinRate(perSecond float64, burst int) Option {
+	return func(c *config) error {
+		if perSecond < 0 || (perSecond > 0 && burst < 1) {
+			return invalidArgument("WithJoinRate: rate must be 0 (off) or positive with a burst of at least 1, got %v and %d", perSecond, burst)
+		}
+		c.joinRate, c.joinBurst = perSecond, burst
+		return nil
+	}
+}
+
+// WithRateLimitHoldOff sets how long the client holds off after a tenant-wide limit of the
+// server (default DefaultRateLimitHoldOff, jittered by ±15%).
+func WithRateLimitHoldOff(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return invalidArgument("WithRateLimitHoldOff: duration must be positive, got %v", d)
+		}
+		c.rateLimitHoldOff = d
+		return nil
+	}
+}
+
+// WithAccessToken sets the callback that supplies the user's access token (a JWT). It is consulted before every dial and every (re)join; when it fails, the
 // client falls back to the token of WithToken, then to the API key. Default: none.
 func WithAccessToken(fn func(ctx context.Context) (string, error)) Option {
 	return func(c *config) error {

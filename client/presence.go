@@ -221,13 +221,13 @@ func (f *presenceFeature) send(payload json.RawMessage, done func(Reply, error))
 		body = map[string]any{"type": "presence", "event": "track", "payload": payload}
 	}
 	data, _ := json.Marshal(body)
-	ref := r.c.conn.MakeRef()
+	ref := r.c.makeRef()
 	m := transport.Message{JoinRef: s.joinRef, Ref: ref, Topic: s.topic(), Event: transport.EventPresence, Payload: data}
-	if err := r.c.acks.AddFunc(ref, r.epoch, r.c.cfg.timeout, s.ch.timeoutErr(m), done); err != nil {
+	if err := r.c.acks.AddFunc(ref, s.sock.tag(), r.c.cfg.timeout, s.ch.timeoutErr(m), done); err != nil {
 		done(Reply{}, fromAcks(err))
 		return
 	}
-	if err := r.c.conn.Post(r.epoch, &m); err != nil {
+	if err := s.post(&m); err != nil {
 		r.c.acks.Settle(ref, Reply{}, wrapSendError(err))
 	}
 }

@@ -2,6 +2,8 @@ package client
 
 import (
 	"errors"
+	"fmt"
+	"net/http"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -21,13 +23,18 @@ type router struct {
 	pgParser   pgchanges.Parser
 	channels   map[string]*chanState // channels subscribed at least once and not ended, by topic
 	stateFeeds []*stream.Feed[StateChange]
-	open       bool
-	epoch      uint64
 	stopped    bool
 
-	// penalty is a floor for rejoin delays after the server signalled a rate limit (the
-	// reconnect delay gets the same through transport.Conn.HoldOff).
-	penalty time.Duration
+	// The join pacing: a token bucket, and the joins waiting for it in order.
+	bucket    float64
+	bucketAt  time.Time
+	joinQueue []*chanState
+	paceTimer *time.Timer
+	// Hold-offs after the server's tenant-wide limits: no join before joinHoldUntil; no new
+	// socket (nor a join on a socket the server does not count yet) before usersHoldUntil.
+	joinHoldUntil  time.Time
+	usersHoldUntil time.Time
+
 	// lastConnErr is the last connection error, for Subscribe's error when ctx ends first.
 	lastConnErr atomic.Pointer[error]
 }
@@ -38,23 +45,30 @@ func (r *router) init(c *Client) {
 	r.channels = make(map[string]*chanState)
 }
 
-// handleState reacts to a change of the socket's state.
-func (r *router) handleState(sc transport.StateChange) {
+// handleState reacts to a change of the state of one socket of the pool.
+func (r *router) handleState(k *socket, sc transport.StateChange) {
 	err := connStateError(sc.Err)
 	if err != nil {
 		r.lastConnErr.Store(&err)
+		var ue *transport.UpgradeError
+		if errors.As(sc.Err, &ue) && ue.StatusCode == http.StatusTooManyRequests {
+			// The tenant's joins per second or connected users: hold off, like a refused join.
+			r.holdJoins(r.holdOff())
+		}
 	}
-	change := StateChange{Old: sc.Old, New: sc.New, Err: err}
+	change := StateChange{Old: sc.Old, New: sc.New, Err: err, Socket: k.id}
 	r.stateFeeds = deliver(r.stateFeeds, change, 0)
 
-	wasOpen := r.open
-	r.open = sc.New == transport.StateOpen
+	wasOpen := k.open
+	k.open = sc.New == transport.StateOpen
 	switch {
-	case r.open:
-		r.epoch = sc.Epoch
-		r.penalty = 0
+	case k.open:
+		k.epoch = sc.Epoch
+		k.counted = false
 		for _, s := range r.sortedChannels() {
-			s.socketOpened()
+			if s.sock == k {
+				s.socketOpened()
+			}
 		}
 	case wasOpen:
 		cause := err
@@ -67,12 +81,17 @@ func (r *router) handleState(sc transport.StateChange) {
 		// Refs do not survive a reconnect: every push sent on that socket fails now (with
 		// ErrClosed when the user is closing the client).
 		if r.c.isClosed() {
-			r.c.acks.SettleTag(r.epoch, cause)
+			r.c.acks.SettleTag(k.tag(), cause)
 		} else {
-			r.c.acks.SettleTag(r.epoch, newError(CodeDisconnected, cause, "socket dropped before the reply: "+messageOf(cause)))
+			r.c.acks.SettleTag(k.tag(), newError(CodeDisconnected, cause, "socket dropped before the reply: "+messageOf(cause)))
+		}
+		if wait := time.Until(r.joinHoldUntil); wait > 0 && !r.c.isClosed() {
+			cause = newError(CodeRateLimited, cause, fmt.Sprintf("socket closed while the client holds off joins after a tenant rate limit; joins resume in %v", wait.Round(time.Second)))
 		}
 		for _, s := range r.sortedChannels() {
-			s.socketLost(cause)
+			if s.sock == k {
+				s.socketLost(cause)
+			}
 		}
 	}
 }
@@ -146,20 +165,11 @@ func joinError(topic, reason string) error {
 	return newError(code, nil, reason, "topic", topic)
 }
 
-// penalize stretches the reconnect delay after a rate-limit reason, so that clients closed
-// together do not come back in a tight loop.
-func (r *router) penalize(reason string) {
-	if classifyReason(reason) == CodeRateLimited {
-		r.penalty = transport.Jitter(30*time.Second, 0.3)
-		r.c.conn.HoldOff(r.penalty)
-	}
-}
-
 // sendLeave sends phx_leave for the join joinRef and returns the leave's ref.
 func (r *router) sendLeave(s *chanState, joinRef string) string {
-	ref := r.c.conn.MakeRef()
+	ref := r.c.makeRef()
 	m := transport.Message{JoinRef: joinRef, Ref: ref, Topic: s.topic(), Event: transport.EventLeave, Payload: []byte("{}")}
-	_ = r.c.conn.Post(r.epoch, &m)
+	_ = s.post(&m)
 	return ref
 }
 
@@ -182,17 +192,20 @@ func (r *router) shutdown() {
 
 // handleFrame decodes a frame from the server and routes it; a malformed one is logged and
 // dropped (the connection lives on).
-func (r *router) handleFrame(binary bool, frame []byte) {
+func (r *router) handleFrame(k *socket, binary bool, frame []byte) {
 	if err := r.dec.Decode(binary, frame, &r.msg); err != nil {
 		r.c.log.Warn("realtime: dropped a malformed frame", "error", err.Error(), "bytes", len(frame), "binary", binary)
 		return
 	}
-	r.handleMessage(&r.msg)
+	r.handleMessage(k, &r.msg)
 }
 
-// handleMessage routes one message from the server.
-func (r *router) handleMessage(m *transport.Message) {
+// handleMessage routes one message that socket k received.
+func (r *router) handleMessage(k *socket, m *transport.Message) {
 	s := r.channels[m.Topic]
+	if s != nil && s.sock != k {
+		s = nil // the topic's channel is on another socket: this is not for it
+	}
 	// Drop what belongs to an earlier join of the channel: after a rejoin, the server may still
 	// send pushes, replies and closes of the join it replaced.
 	if s != nil && m.JoinRef != "" && m.JoinRef != s.joinRef {

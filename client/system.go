@@ -79,9 +79,6 @@ func (s *chanState) routeSystem(m *transport.Message) {
 	s.system.feeds = deliver(s.system.feeds, sys, len(m.Payload))
 	if sys.IsError() && sys.Extension == "system" {
 		s.closeCause = newError(classifyReason(sys.Message), nil, sys.Message, "topic", s.topic())
-		if classifyReason(sys.Message) == CodeRateLimited {
-			s.r.penalize(sys.Message)
-		}
 	}
 	s.pg.system(sys)
 }
