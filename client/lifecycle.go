@@ -63,7 +63,6 @@ type chanState struct {
 	system     systemFeature
 	pres       presenceFeature
 	pg         postgresFeature
-	features   []feature
 }
 
 // waiter is a Subscribe call waiting for the join.
@@ -78,8 +77,12 @@ type bufferedPush struct {
 func newChanState(ch *Channel) *chanState {
 	s := &chanState{ch: ch, r: &ch.c.r}
 	s.bcast.s, s.system.s, s.pres.s, s.pg.s = s, s, s, s
-	s.features = []feature{&s.bcast, &s.system, &s.pres, &s.pg}
 	return s
+}
+
+// features returns the channel's features, in the order their hooks run.
+func (s *chanState) features() [4]feature {
+	return [...]feature{&s.bcast, &s.system, &s.pres, &s.pg}
 }
 
 func (s *chanState) topic() string       { return s.ch.topic }
@@ -159,7 +162,7 @@ func (s *chanState) sendJoin() {
 	p.Config.Private = s.ch.cfg.private
 	s.sentToken = s.tokenFor()
 	p.AccessToken = s.sentToken
-	for _, f := range s.features {
+	for _, f := range s.features() {
 		f.joining()
 		f.configure(&p)
 	}
@@ -187,7 +190,7 @@ func (s *chanState) joinReplied(m *transport.Message) {
 		return
 	}
 	s.sock.counted = true
-	for _, f := range s.features {
+	for _, f := range s.features() {
 		if err := f.accepted(m.Data); err != nil {
 			// The join succeeded but cannot be used (the postgres bindings do not match what
 			// the server echoed): leave, and do not retry what would fail the same way.
@@ -206,7 +209,7 @@ func (s *chanState) toJoined() {
 	s.setState(ChannelJoined, nil)
 	s.flushPushes()
 	s.settleWaiters(nil)
-	for _, f := range s.features {
+	for _, f := range s.features() {
 		f.joined()
 	}
 	s.downSince, s.downCause = time.Time{}, nil
@@ -270,7 +273,7 @@ const (
 func (s *chanState) toErrored(cause error, when rejoin) {
 	s.stopJoin()
 	s.setState(ChannelErrored, cause)
-	for _, f := range s.features {
+	for _, f := range s.features() {
 		f.down(cause)
 	}
 	if when != rejoinOnOpen {
@@ -328,7 +331,7 @@ func (s *chanState) toClosed() {
 	stopTimer(&s.leaveTimer)
 	s.leaveRef = ""
 	s.setState(ChannelClosed, nil)
-	for _, f := range s.features {
+	for _, f := range s.features() {
 		f.down(nil)
 	}
 	for _, done := range s.leaveDone {
@@ -363,7 +366,7 @@ func (s *chanState) toEnded(cause error) {
 	}
 	s.leaveDone = nil
 	s.failPushes(cause)
-	for _, f := range s.features {
+	for _, f := range s.features() {
 		f.end(cause)
 	}
 	for _, f := range s.stateFeeds {

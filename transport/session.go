@@ -113,9 +113,10 @@ func (c *Conn) readLoop(s *session) error {
 	}
 }
 
-// scratchSize is the size of the reader's reused buffer. Frames that fit in it cost one
-// exactly sized copy; larger ones are read into buffers of their own.
-const scratchSize = 64 << 10
+// scratchSize is the size of the reader's reused buffer. Frames that fit in it (most frames)
+// cost one exactly sized copy; larger ones are read into buffers of their own. It is small
+// because every socket of a client's pool keeps one.
+const scratchSize = 8 << 10
 
 // readFrame reads one message and returns it in an exactly sized buffer, so that what the
 // decoder hands on never pins a larger one. The length of a message is not known before it is
