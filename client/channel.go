@@ -72,12 +72,15 @@ type channelConfig struct {
 	replayLimit      int
 	replay           bool
 	replicationReady bool
+	pgNoWait         bool          // joins do not wait for their postgres_changes bindings
+	pgWait           time.Duration // how long they wait; 0: DefaultPostgresWait
 }
 
 func (a channelConfig) equal(b channelConfig) bool {
 	return a.self == b.self && a.ack == b.ack && a.presenceKey == b.presenceKey &&
 		a.presenceEnabled == b.presenceEnabled && a.private == b.private && a.replay == b.replay &&
-		a.replaySince.Equal(b.replaySince) && a.replayLimit == b.replayLimit && a.replicationReady == b.replicationReady
+		a.replaySince.Equal(b.replaySince) && a.replayLimit == b.replayLimit && a.replicationReady == b.replicationReady &&
+		a.pgNoWait == b.pgNoWait && a.pgWait == b.pgWait
 }
 
 // BroadcastSelf makes the server deliver this channel's own broadcasts back to it
@@ -295,8 +298,9 @@ type joinPayload struct {
 			Key     string `json:"key"`
 			Enabled bool   `json:"enabled"`
 		} `json:"presence"`
-		PostgresChanges []json.RawMessage `json:"postgres_changes"`
-		Private         bool              `json:"private"`
+		PostgresChanges        []json.RawMessage `json:"postgres_changes"`
+		PostgresChangesOptions *pgChangesOptions `json:"postgres_changes_options,omitempty"`
+		Private                bool              `json:"private"`
 	} `json:"config"`
 	AccessToken string `json:"access_token,omitempty"`
 }

@@ -35,7 +35,8 @@ type chanState struct {
 	joinRef       string
 	joinEpoch     uint64
 	joinTimer     *time.Timer
-	awaitingToken bool // the join waits for the token callback
+	joinTimeout   time.Duration // how long the join in flight may wait for its reply
+	awaitingToken bool          // the join waits for the token callback
 	rejoinTimer   *time.Timer
 	attempt       int       // rejoin attempts since the last success
 	waiters       []*waiter // Subscribe calls waiting for the join
@@ -155,7 +156,8 @@ func (s *chanState) sendJoin() {
 		s.toErrored(wrapSendError(err), noRejoin)
 		return
 	}
-	ref, timeout := s.joinRef, r.c.cfg.timeout
+	ref, timeout := s.joinRef, r.c.cfg.timeout+s.pg.joinWait()
+	s.joinTimeout = timeout
 	s.joinTimer = time.AfterFunc(timeout, func() { r.c.post(func() { s.joinTimedOut(ref) }) })
 }
 
@@ -165,6 +167,12 @@ func (s *chanState) joinReplied(m *transport.Message) {
 	if m.Status != "ok" {
 		reason := responseReason(m.Data)
 		s.r.penalize(reason)
+		for _, f := range s.features {
+			if err := f.refused(reason); err != nil {
+				s.toEnded(err)
+				return
+			}
+		}
 		s.toErrored(joinError(s.topic(), reason), rejoinLater)
 		return
 	}
@@ -201,7 +209,7 @@ func (s *chanState) joinTimedOut(ref string) {
 	}
 	s.joinTimer = nil
 	s.r.sendLeave(s, ref)
-	s.toErrored(newError(CodeTimeout, nil, fmt.Sprintf("no reply to the join within %v", s.r.c.cfg.timeout), "topic", s.topic()), rejoinLater)
+	s.toErrored(newError(CodeTimeout, nil, fmt.Sprintf("no reply to the join within %v", s.joinTimeout), "topic", s.topic()), rejoinLater)
 }
 
 // rejoin says when an errored channel joins again.

@@ -51,6 +51,7 @@ type postgresFeature struct {
 	baseFeature
 	bindings   []*pgBinding
 	ready      *readiness // the readiness of the current or next join, or nil
+	waiting    bool       // the join in flight or the current one waits for the bindings
 	lastCommit time.Time  // commit timestamp of the last change delivered
 }
 
@@ -88,8 +89,11 @@ func (ch *Channel) OnPostgresChanges(ctx context.Context, binding pgchanges.Bind
 }
 
 // PostgresReady returns a future that settles when the server reports that the channel's
-// postgres_changes bindings are live ("Subscribed to PostgreSQL", which can take seconds after
-// the join), or with the server's error. Changes made before it settles may not be delivered.
+// postgres_changes bindings are live, or with the server's error. Changes made before it
+// settles may not be delivered. By default (see PostgresChangesWait) a join waits until the
+// bindings are live, so the future of a join is settled by the time Subscribe returns. Without
+// waiting, it settles on the system message "Subscribed to PostgreSQL", which can come seconds
+// after the join.
 // Each join has its own: the future of a join that ends before its bindings are live settles
 // with the cause (a lost socket, a leave, a close), and PostgresReady then returns the future
 // of the next join. For a channel without bindings it is settled already.
@@ -155,6 +159,7 @@ func (f *postgresFeature) configure(p *joinPayload) {
 			p.Config.PostgresChanges = append(p.Config.PostgresChanges, raw)
 		}
 	}
+	f.configureWait(p)
 }
 
 func (f *postgresFeature) joining() {
@@ -209,6 +214,7 @@ func (f *postgresFeature) accepted(response []byte) error {
 // joined marks the gap of a rejoin on every postgres subscription.
 func (f *postgresFeature) joined() {
 	s := f.s
+	f.liveAtJoin()
 	if s.downSince.IsZero() {
 		return
 	}
