@@ -42,6 +42,7 @@ type pgBinding struct {
 	feed    *stream.Feed[PostgresEvent]
 	id      int64
 	hasID   bool
+	cu      *catchUp // the catch-up of OnPostgresChangesWithCatchUp, or nil
 }
 
 // postgresFeature is the postgres_changes part of a channel: its bindings (in the join config,
@@ -78,12 +79,22 @@ func newReadiness() *readiness {
 // subscribed again and re-mapped to the new ids, the subscription stays open, and a
 // PostgresEvent whose Gap is set marks the gap.
 func (ch *Channel) OnPostgresChanges(ctx context.Context, binding pgchanges.Binding, opts ...subscribe.Option) *subscribe.Subscription[PostgresEvent] {
+	return ch.onPostgres(ctx, binding, nil, opts)
+}
+
+func (ch *Channel) onPostgres(ctx context.Context, binding pgchanges.Binding, catchUpFn CatchUpFunc, opts []subscribe.Option) *subscribe.Subscription[PostgresEvent] {
 	sub, feed := newSub[PostgresEvent](ctx, &ch.c.group, "postgres_changes "+binding.String()+" on "+ch.topic, ch.c.subOptions(opts))
 	if err := binding.Validate(); err != nil {
 		feed.Close(wrapInvalid(err))
 		return sub
 	}
 	pb := &pgBinding{binding: binding, key: binding.Key(), feed: feed}
+	if catchUpFn != nil {
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		pb.cu = &catchUp{s: ch.s, fn: catchUpFn, feed: feed, subCtx: ctx}
+	}
 	listen(ch, feed, func(s *chanState) { s.pg.add(pb) })
 	return sub
 }
@@ -117,7 +128,15 @@ func (ch *Channel) PostgresReady() *acks.Future[System] {
 }
 
 func (f *postgresFeature) prune() {
-	f.bindings = slices.DeleteFunc(f.bindings, func(b *pgBinding) bool { return !b.feed.Accepting() })
+	f.bindings = slices.DeleteFunc(f.bindings, func(b *pgBinding) bool {
+		if b.feed.Accepting() {
+			return false
+		}
+		if b.cu != nil {
+			b.cu.end()
+		}
+		return true
+	})
 }
 
 func (f *postgresFeature) add(pb *pgBinding) {
@@ -215,12 +234,15 @@ func (f *postgresFeature) accepted(response []byte) error {
 func (f *postgresFeature) joined() {
 	s := f.s
 	f.liveAtJoin()
-	if s.downSince.IsZero() {
-		return
+	if !s.downSince.IsZero() {
+		gap := &Gap{Since: s.downSince, Until: time.Now(), LastCommit: f.lastCommit, Cause: s.downCause}
+		for _, b := range f.bindings {
+			b.feed.Send(PostgresEvent{Gap: gap}, 0)
+		}
+		f.catchUpGap(gap)
 	}
-	gap := &Gap{Since: s.downSince, Until: time.Now(), LastCommit: f.lastCommit, Cause: s.downCause}
-	for _, b := range f.bindings {
-		b.feed.Send(PostgresEvent{Gap: gap}, 0)
+	if f.waiting {
+		f.catchUpLive()
 	}
 }
 
@@ -231,6 +253,7 @@ func (f *postgresFeature) down(cause error) {
 		cause = newError(CodeClosed, nil, "channel left before its postgres_changes were live", "topic", f.s.topic())
 	}
 	f.settleReady(cause)
+	f.catchUpDown()
 }
 
 func (f *postgresFeature) settleReady(err error) {
@@ -243,6 +266,9 @@ func (f *postgresFeature) settleReady(err error) {
 func (f *postgresFeature) end(cause error) {
 	for _, b := range f.bindings {
 		b.feed.Close(cause)
+		if b.cu != nil {
+			b.cu.end()
+		}
 	}
 	f.bindings = nil
 	f.settleReady(cause)
@@ -281,7 +307,13 @@ func (f *postgresFeature) route(m *transport.Message) {
 // A transient error (an Elixir-inspected term such as {:error, "Too many database timeouts"})
 // is retried by the server, so it does not settle it.
 func (f *postgresFeature) system(sys System) {
-	if sys.Extension != "postgres_changes" || f.ready == nil {
+	if sys.Extension != "postgres_changes" {
+		return
+	}
+	if sys.Status == "ok" && !f.waiting {
+		f.catchUpLive()
+	}
+	if f.ready == nil {
 		return
 	}
 	switch {
