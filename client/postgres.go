@@ -77,7 +77,8 @@ func newReadiness() *readiness {
 // ids and the event matches (case-insensitively; "*" matches all). Values stay exact (see
 // package pgchanges); decode a record with pgchanges.Decode. After a rejoin the bindings are
 // subscribed again and re-mapped to the new ids, the subscription stays open, and a
-// PostgresEvent whose Gap is set marks the gap.
+// PostgresEvent whose Gap is set marks the gap (OnPostgresChangesWithCatchUp catches up on
+// it). A binding with a filter receives DELETEs only from tables with REPLICA IDENTITY FULL.
 func (ch *Channel) OnPostgresChanges(ctx context.Context, binding pgchanges.Binding, opts ...subscribe.Option) *subscribe.Subscription[PostgresEvent] {
 	return ch.onPostgres(ctx, binding, nil, opts)
 }
