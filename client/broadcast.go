@@ -29,6 +29,9 @@ type Broadcast struct {
 	// Meta is the metadata object of messages from the database and of replays, such as
 	// {"id":"…","replayed":true}; nil when there is none.
 	Meta json.RawMessage
+	// Gap is set, and the rest empty, for a gap marker of a channel with AutoReplay: the
+	// replay after a rejoin may not have brought every broadcast sent since Gap.Since.
+	Gap *Gap
 }
 
 // Decode decodes the JSON payload into v, keeping numbers exact when v holds an interface
@@ -80,6 +83,7 @@ func (b *broadcastBinding) matches(event string) bool {
 type broadcastFeature struct {
 	baseFeature
 	bindings []*broadcastBinding
+	book     *replayBook // AutoReplay's bookkeeping, or nil
 }
 
 func (f *broadcastFeature) configure(p *joinPayload) {
@@ -88,6 +92,12 @@ func (f *broadcastFeature) configure(p *joinPayload) {
 	b.Ack, b.Self, b.ReplicationReady = cfg.ack, cfg.self, cfg.replicationReady
 	if cfg.replay {
 		b.Replay = &replayConfig{Since: cfg.replaySince.UnixMilli(), Limit: cfg.replayLimit}
+	}
+	if cfg.autoReplay {
+		if f.book == nil {
+			f.book = newReplayBook(cfg.autoReplayLimit)
+		}
+		f.book.configure(p)
 	}
 }
 
@@ -127,6 +137,18 @@ func pruneBindings(bs []*broadcastBinding) []*broadcastBinding {
 
 // route delivers a broadcast to the matching subscriptions, in order.
 func (f *broadcastFeature) route(m *transport.Message) {
+	var gap *Gap
+	if f.book != nil {
+		var dup bool
+		if dup, gap = f.book.receive(m); dup {
+			return
+		}
+		defer func() {
+			if gap != nil {
+				f.markGap(gap)
+			}
+		}()
+	}
 	if len(f.bindings) == 0 {
 		return
 	}

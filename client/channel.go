@@ -72,12 +72,18 @@ type channelConfig struct {
 	replayLimit      int
 	replay           bool
 	replicationReady bool
+	autoReplay       bool
+	autoReplayLimit  int
+	pgNoWait         bool          // joins do not wait for their postgres_changes bindings
+	pgWait           time.Duration // how long they wait; 0: DefaultPostgresWait
 }
 
 func (a channelConfig) equal(b channelConfig) bool {
 	return a.self == b.self && a.ack == b.ack && a.presenceKey == b.presenceKey &&
 		a.presenceEnabled == b.presenceEnabled && a.private == b.private && a.replay == b.replay &&
-		a.replaySince.Equal(b.replaySince) && a.replayLimit == b.replayLimit && a.replicationReady == b.replicationReady
+		a.replaySince.Equal(b.replaySince) && a.replayLimit == b.replayLimit && a.replicationReady == b.replicationReady &&
+		a.pgNoWait == b.pgNoWait && a.pgWait == b.pgWait &&
+		a.autoReplay == b.autoReplay && a.autoReplayLimit == b.autoReplayLimit
 }
 
 // BroadcastSelf makes the server deliver this channel's own broadcasts back to it
@@ -142,6 +148,14 @@ func (c *Client) Channel(topic string, opts ...ChannelOption) (*Channel, error) 
 			return nil, invalidArgument("Replay needs a since time")
 		case cfg.replayLimit < 0 || cfg.replayLimit > 25:
 			return nil, invalidArgument("Replay limit must be between 1 and 25 (0 for the server's default), got %d", cfg.replayLimit)
+		}
+	}
+	if cfg.autoReplay {
+		switch {
+		case !cfg.private:
+			return nil, invalidArgument("AutoReplay is only allowed on private channels (add the Private option)")
+		case cfg.autoReplayLimit < 0 || cfg.autoReplayLimit > 25:
+			return nil, invalidArgument("AutoReplay limit must be between 1 and 25 (0 for 25), got %d", cfg.autoReplayLimit)
 		}
 	}
 	return c.channelFor(fullTopic(topic), cfg)
@@ -297,8 +311,9 @@ type joinPayload struct {
 			Key     string `json:"key"`
 			Enabled bool   `json:"enabled"`
 		} `json:"presence"`
-		PostgresChanges []json.RawMessage `json:"postgres_changes"`
-		Private         bool              `json:"private"`
+		PostgresChanges        []json.RawMessage `json:"postgres_changes"`
+		PostgresChangesOptions *pgChangesOptions `json:"postgres_changes_options,omitempty"`
+		Private                bool              `json:"private"`
 	} `json:"config"`
 	AccessToken string `json:"access_token,omitempty"`
 }

@@ -80,7 +80,8 @@ type Client struct {
 	routerDone chan struct{}
 	closeOnce  sync.Once
 
-	tokens tokenSource
+	tokens   tokenSource
+	catchUps sync.WaitGroup // the catch-up functions under way (catchup.go)
 
 	// Owned by the router goroutine.
 	r router
@@ -289,13 +290,15 @@ func (c *Client) unregister(ch *Channel) {
 
 // Close closes the socket and every channel for good, settles every pending future with
 // ErrClosed, closes every subscription channel (Err then wraps ErrClosed), and returns once
-// every goroutine the client started has exited. A WithAccessToken callback under way has its
-// ctx cancelled, and Close waits for it to return: a callback that ignores its ctx holds Close
-// up until it returns (Shutdown bounds that wait). Close is idempotent: later calls wait too
+// every goroutine the client started has exited. A WithAccessToken callback or a catch-up
+// function (OnPostgresChangesWithCatchUp) under way has its ctx cancelled, and Close waits for
+// it to return: one that ignores its ctx holds Close up until it returns (Shutdown bounds that
+// wait). Close is idempotent: later calls wait too
 // and return nil.
 func (c *Client) Close() error {
 	c.stop()
 	c.tokens.wg.Wait()
+	c.catchUps.Wait()
 	return nil
 }
 
@@ -348,6 +351,7 @@ func (c *Client) Shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		c.tokens.wg.Wait()
+		c.catchUps.Wait()
 		close(done)
 	}()
 	select {

@@ -28,6 +28,39 @@
 // ids); its subscriptions stay open across it. The gap is observable: channel state changes
 // (OnState) and, on postgres_changes subscriptions, a gap marker.
 //
+// # Missing nothing
+//
+// Changes and broadcasts can be missed in four places; each has its remedy.
+//
+//   - Before the bindings are live. The server makes a channel's Postgres subscription live
+//     some time after the join. By default (PostgresChangesWait) a channel with bindings
+//     asks the server to answer its join only once they are live, so Subscribe returns when
+//     changes flow and a change committed after it returns is delivered. The server waits up
+//     to 15 s by default (20 s at most) and answers a refusal only after its usual delay of
+//     about 5 s before a join error, so the join's timeout is the push timeout plus both. A
+//     refusal "RealtimeDisabledForConfiguration: …" means the bindings can never work (a
+//     filter on an unknown column, a table not published): the channel ends for good with a
+//     *PostgresConfigError. "PostgresChangesSubscribeTimeout: …" is transient: the channel
+//     rejoins with backoff. Take a snapshot of the data after Subscribe, not before.
+//   - While the channel is away. After a reconnect or a rejoin, a postgres_changes
+//     subscription gets a gap marker (PostgresEvent.Gap): the server does not replay
+//     changes. OnPostgresChangesWithCatchUp runs a catch-up function for every gap before any
+//     later change is delivered; apply changes idempotently, since one can arrive both in the
+//     catch-up and live. Private channels can replay broadcasts the server stored (for 72
+//     hours, at most 25 a time): AutoReplay does it on every rejoin, suppresses what was
+//     already delivered, and marks a gap on the broadcast subscriptions when the replay may
+//     not cover it. Broadcasts are stored when sent with persistence: HTTPSend's Persist, or
+//     on projects with broadcast persistence, where the reply to a broadcast with
+//     BroadcastAck carries the stored message's id (Reply.MessageID).
+//   - Deletes that a filter cannot see. A binding with a filter receives a DELETE only if the
+//     table has REPLICA IDENTITY FULL: with the default replica identity, the old record holds
+//     only the primary key, so the filter has nothing to match.
+//   - Changes the server drops. When a project exceeds its database events rate, the server
+//     drops changes without telling the client, and no gap marker can see it. Reconcile
+//     periodically (run the catch-up on a timer) where it matters.
+//
+// examples/todosync puts these together.
+//
 // # Errors
 //
 // Errors are *Error values with a Code (timeout, closed, disconnected, join_rejected,

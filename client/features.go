@@ -12,6 +12,9 @@ type feature interface {
 	// accepted checks the response of the server's ok reply to the join. An error makes the
 	// join unusable: the channel leaves and ends for good with it.
 	accepted(response []byte) error
+	// refused checks the reason of the server's error reply to the join. An error says no
+	// rejoin can succeed: the channel ends for good with it.
+	refused(reason string) error
 	// joined runs once the channel is joined and the pushes buffered before it are sent.
 	joined()
 	// down runs when a join ends: with the cause when it was lost or refused (a rejoin
@@ -28,6 +31,7 @@ type baseFeature struct{ s *chanState }
 func (baseFeature) joining()               {}
 func (baseFeature) configure(*joinPayload) {}
 func (baseFeature) accepted([]byte) error  { return nil }
+func (baseFeature) refused(string) error   { return nil }
 func (baseFeature) joined()                {}
 func (baseFeature) down(error)             {}
 func (baseFeature) end(error)              {}

@@ -26,8 +26,12 @@ func WithHTTPFallback() Option {
 // the socket: the channel need not be joined. payload is raw bytes ([]byte, sent as
 // application/octet-stream) or anything json.Marshal accepts. It returns nil on 202 Accepted
 // and an *Error otherwise; a 404 means the server is older than Realtime v2.97.0, which added
-// the endpoint.
-func (ch *Channel) HTTPSend(ctx context.Context, event string, payload any) error {
+// the endpoint. With Persist the server also stores the message for replay.
+func (ch *Channel) HTTPSend(ctx context.Context, event string, payload any, opts ...SendOption) error {
+	var so sendOptions
+	for _, o := range opts {
+		o(&so)
+	}
 	token, err := ch.token()
 	if err != nil {
 		return err
@@ -48,8 +52,15 @@ func (ch *Channel) HTTPSend(ctx context.Context, event string, payload any) erro
 		body = data
 	}
 	u := ch.c.httpBase + "/api/broadcast/" + url.PathEscape(ch.subtopic()) + "/events/" + url.PathEscape(event)
+	q := url.Values{}
 	if ch.cfg.private {
-		u += "?private=true"
+		q.Set("private", "true")
+	}
+	if so.persist {
+		q.Set("persist", "true")
+	}
+	if len(q) > 0 {
+		u += "?" + q.Encode()
 	}
 	err = ch.c.restPost(ctx, u, contentType, body, token)
 	var e *Error
@@ -58,6 +69,16 @@ func (ch *Channel) HTTPSend(ctx context.Context, event string, payload any) erro
 	}
 	return err
 }
+
+// SendOption configures one HTTPSend.
+type SendOption func(*sendOptions)
+
+type sendOptions struct{ persist bool }
+
+// Persist asks the server to store the message, so that it can be replayed (?persist=true):
+// private channels only (the server refuses a public one with 422, an invalid_argument error),
+// and only where the project has broadcast persistence.
+func Persist() SendOption { return func(o *sendOptions) { o.persist = true } }
 
 // token returns the token the channel authenticates with, read on the router goroutine.
 func (ch *Channel) token() (string, error) {

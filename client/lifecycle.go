@@ -37,8 +37,9 @@ type chanState struct {
 	joinRef       string
 	joinEpoch     uint64
 	joinTimer     *time.Timer
-	awaitingToken bool // the join waits for the token callback
-	paced         bool // the join waits in the router's join queue
+	joinTimeout   time.Duration // how long the join in flight may wait for its reply
+	awaitingToken bool          // the join waits for the token callback
+	paced         bool          // the join waits in the router's join queue
 	rejoinTimer   *time.Timer
 	attempt       int       // rejoin attempts since the last success
 	waiters       []*waiter // Subscribe calls waiting for the join
@@ -178,7 +179,8 @@ func (s *chanState) sendJoin() {
 		s.toErrored(wrapSendError(err), noRejoin)
 		return
 	}
-	ref, timeout := s.joinRef, r.c.cfg.timeout
+	ref, timeout := s.joinRef, r.c.cfg.timeout+s.pg.joinWait()
+	s.joinTimeout = timeout
 	s.joinTimer = time.AfterFunc(timeout, func() { r.c.post(func() { s.joinTimedOut(ref) }) })
 }
 
@@ -223,7 +225,7 @@ func (s *chanState) joinTimedOut(ref string) {
 	}
 	s.joinTimer = nil
 	s.r.sendLeave(s, ref)
-	s.toErrored(newError(CodeTimeout, nil, fmt.Sprintf("no reply to the join within %v", s.r.c.cfg.timeout), "topic", s.topic()), rejoinLater)
+	s.toErrored(newError(CodeTimeout, nil, fmt.Sprintf("no reply to the join within %v", s.joinTimeout), "topic", s.topic()), rejoinLater)
 }
 
 // refused handles a join the server refused, in the scope of the reason: a full socket moves
@@ -232,6 +234,12 @@ func (s *chanState) joinTimedOut(ref string) {
 // after the rejoin backoff.
 func (s *chanState) refused(reason string) {
 	r := s.r
+	for _, f := range s.features() {
+		if err := f.refused(reason); err != nil {
+			s.toEnded(err) // a feature knows that retrying cannot help
+			return
+		}
+	}
 	switch limitOf(reason) {
 	case scopeSocket:
 		// Not a penalty: the socket holds fewer channels than we thought (a server configured

@@ -179,7 +179,7 @@ func TestPostgresReadyAlwaysSettles(t *testing.T) {
 				srv := testutil.NewServer(t)
 				srv.SetPostgresReadyDelay(time.Hour)
 				c := newClient(t, srv)
-				ch, _ := c.Channel("db")
+				ch, _ := c.Channel("db", client.PostgresChangesWait(false, 0))
 				_ = ch.OnPostgresChanges(t.Context(), pgchanges.On(pgchanges.All, "public", "todos"))
 				ready := ch.PostgresReady()
 				if err := ch.Subscribe(t.Context()); err != nil {

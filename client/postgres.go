@@ -42,6 +42,7 @@ type pgBinding struct {
 	feed    *stream.Feed[PostgresEvent]
 	id      int64
 	hasID   bool
+	cu      *catchUp // the catch-up of OnPostgresChangesWithCatchUp, or nil
 }
 
 // postgresFeature is the postgres_changes part of a channel: its bindings (in the join config,
@@ -51,6 +52,7 @@ type postgresFeature struct {
 	baseFeature
 	bindings   []*pgBinding
 	ready      *readiness // the readiness of the current or next join, or nil
+	waiting    bool       // the join in flight or the current one waits for the bindings
 	lastCommit time.Time  // commit timestamp of the last change delivered
 }
 
@@ -75,21 +77,35 @@ func newReadiness() *readiness {
 // ids and the event matches (case-insensitively; "*" matches all). Values stay exact (see
 // package pgchanges); decode a record with pgchanges.Decode. After a rejoin the bindings are
 // subscribed again and re-mapped to the new ids, the subscription stays open, and a
-// PostgresEvent whose Gap is set marks the gap.
+// PostgresEvent whose Gap is set marks the gap (OnPostgresChangesWithCatchUp catches up on
+// it). A binding with a filter receives DELETEs only from tables with REPLICA IDENTITY FULL.
 func (ch *Channel) OnPostgresChanges(ctx context.Context, binding pgchanges.Binding, opts ...subscribe.Option) *subscribe.Subscription[PostgresEvent] {
+	return ch.onPostgres(ctx, binding, nil, opts)
+}
+
+func (ch *Channel) onPostgres(ctx context.Context, binding pgchanges.Binding, catchUpFn CatchUpFunc, opts []subscribe.Option) *subscribe.Subscription[PostgresEvent] {
 	sub, feed := newSub[PostgresEvent](ctx, &ch.c.group, "postgres_changes "+binding.String()+" on "+ch.topic, ch.c.subOptions(opts))
 	if err := binding.Validate(); err != nil {
 		feed.Close(wrapInvalid(err))
 		return sub
 	}
 	pb := &pgBinding{binding: binding, key: binding.Key(), feed: feed}
+	if catchUpFn != nil {
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		pb.cu = &catchUp{s: ch.s, fn: catchUpFn, feed: feed, subCtx: ctx}
+	}
 	listen(ch, feed, func(s *chanState) { s.pg.add(pb) })
 	return sub
 }
 
 // PostgresReady returns a future that settles when the server reports that the channel's
-// postgres_changes bindings are live ("Subscribed to PostgreSQL", which can take seconds after
-// the join), or with the server's error. Changes made before it settles may not be delivered.
+// postgres_changes bindings are live, or with the server's error. Changes made before it
+// settles may not be delivered. By default (see PostgresChangesWait) a join waits until the
+// bindings are live, so the future of a join is settled by the time Subscribe returns. Without
+// waiting, it settles on the system message "Subscribed to PostgreSQL", which can come seconds
+// after the join.
 // Each join has its own: the future of a join that ends before its bindings are live settles
 // with the cause (a lost socket, a leave, a close), and PostgresReady then returns the future
 // of the next join. For a channel without bindings it is settled already.
@@ -113,7 +129,15 @@ func (ch *Channel) PostgresReady() *acks.Future[System] {
 }
 
 func (f *postgresFeature) prune() {
-	f.bindings = slices.DeleteFunc(f.bindings, func(b *pgBinding) bool { return !b.feed.Accepting() })
+	f.bindings = slices.DeleteFunc(f.bindings, func(b *pgBinding) bool {
+		if b.feed.Accepting() {
+			return false
+		}
+		if b.cu != nil {
+			b.cu.end()
+		}
+		return true
+	})
 }
 
 func (f *postgresFeature) add(pb *pgBinding) {
@@ -155,6 +179,7 @@ func (f *postgresFeature) configure(p *joinPayload) {
 			p.Config.PostgresChanges = append(p.Config.PostgresChanges, raw)
 		}
 	}
+	f.configureWait(p)
 }
 
 func (f *postgresFeature) joining() {
@@ -209,12 +234,16 @@ func (f *postgresFeature) accepted(response []byte) error {
 // joined marks the gap of a rejoin on every postgres subscription.
 func (f *postgresFeature) joined() {
 	s := f.s
-	if s.downSince.IsZero() {
-		return
+	f.liveAtJoin()
+	if !s.downSince.IsZero() {
+		gap := &Gap{Since: s.downSince, Until: time.Now(), LastCommit: f.lastCommit, Cause: s.downCause}
+		for _, b := range f.bindings {
+			b.feed.Send(PostgresEvent{Gap: gap}, 0)
+		}
+		f.catchUpGap(gap)
 	}
-	gap := &Gap{Since: s.downSince, Until: time.Now(), LastCommit: f.lastCommit, Cause: s.downCause}
-	for _, b := range f.bindings {
-		b.feed.Send(PostgresEvent{Gap: gap}, 0)
+	if f.waiting {
+		f.catchUpLive()
 	}
 }
 
@@ -225,6 +254,7 @@ func (f *postgresFeature) down(cause error) {
 		cause = newError(CodeClosed, nil, "channel left before its postgres_changes were live", "topic", f.s.topic())
 	}
 	f.settleReady(cause)
+	f.catchUpDown()
 }
 
 func (f *postgresFeature) settleReady(err error) {
@@ -237,6 +267,9 @@ func (f *postgresFeature) settleReady(err error) {
 func (f *postgresFeature) end(cause error) {
 	for _, b := range f.bindings {
 		b.feed.Close(cause)
+		if b.cu != nil {
+			b.cu.end()
+		}
 	}
 	f.bindings = nil
 	f.settleReady(cause)
@@ -275,7 +308,13 @@ func (f *postgresFeature) route(m *transport.Message) {
 // A transient error (an Elixir-inspected term such as {:error, "Too many database timeouts"})
 // is retried by the server, so it does not settle it.
 func (f *postgresFeature) system(sys System) {
-	if sys.Extension != "postgres_changes" || f.ready == nil {
+	if sys.Extension != "postgres_changes" {
+		return
+	}
+	if sys.Status == "ok" && !f.waiting {
+		f.catchUpLive()
+	}
+	if f.ready == nil {
 		return
 	}
 	switch {

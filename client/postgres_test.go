@@ -183,12 +183,13 @@ func TestPostgresAfterReconnect(t *testing.T) {
 	})
 }
 
-// The server's error about a binding settles the readiness future and reaches OnSystem.
+// Without waiting, the server's error about a binding settles the readiness future and
+// reaches OnSystem.
 func TestPostgresSubscriptionError(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := testutil.NewServer(t)
 		srv.FailPostgres("db", "Unable to subscribe to changes with given parameters. Please check Realtime is enabled for the given connect parameters: [event: *, schema: public, table: nope, filters: []]")
-		ch, _ := newClient(t, srv).Channel("db")
+		ch, _ := newClient(t, srv).Channel("db", client.PostgresChangesWait(false, 0))
 		sys := ch.OnSystem(t.Context())
 		_ = ch.OnPostgresChanges(t.Context(), pgchanges.On(pgchanges.All, "public", "nope"))
 		if err := ch.Subscribe(t.Context()); err != nil {

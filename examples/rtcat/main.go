@@ -20,15 +20,21 @@
 //	{"kind":"connection","state":"connecting|open|closing|closed"}
 //	{"kind":"channel","state":"joining|joined|errored|leaving|closed","error":"…"}
 //	{"kind":"broadcast","event":"e","payload":…,"meta":{…}}   (binary payloads as "payload_base64")
+//	{"kind":"broadcast","type":"GAP","since":"…","until":"…"}  (-replay-auto: broadcasts may be missing)
 //	{"kind":"presence","event":"join","key":"k","current":[…],"new":[…]}
 //	{"kind":"presence","event":"leave","key":"k","current":[…],"left":[…]}
 //	{"kind":"presence","event":"sync","state":{"k":[…]}}
 //	{"kind":"postgres_changes","type":"INSERT","schema":"…","table":"…","commit_timestamp":"…","record":{…},"old_record":{…},"errors":null}
 //	{"kind":"system","status":"…","extension":"…","message":"…"}
-//	{"kind":"ack","event":"e","status":"ok|error|timeout","error":"…"}
+//	{"kind":"ack","event":"e","status":"ok|error|timeout","id":"…","error":"…"}   (id: the stored message's, when the server persisted it)
 //	{"kind":"error","error":"…"}
 //
 // Numbers are printed exactly as received.
+//
+// With -postgres, the join waits until the changes are live (-pg-wait=false turns that off),
+// so "joined" means changes flow. With -replay-auto on a -private channel, every rejoin replays
+// the broadcasts stored while the channel was away, once each, and prints a GAP line when the
+// replay may not cover the whole gap.
 package main
 
 import (

@@ -164,3 +164,26 @@ func TestFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// On a private channel of a project with broadcast persistence, an ack line shows the stored
+// message's id, and with -replay-auto a receiver that was away gets what it missed.
+func TestPersistedBroadcastsAndReplay(t *testing.T) {
+	srv := testutil.NewServer(t, testutil.WithBroadcastPersistence())
+	srv.Start()
+	a := start(t, srv, "-private", "-replay-auto")
+	a.wait(t, `"kind":"channel","state":"joined"`)
+	b := start(t, srv, "-private", "-ack")
+	b.wait(t, `"kind":"channel","state":"joined"`)
+	b.send(t, `{"op":"broadcast","event":"note","payload":{"n":1}}`)
+	if got := b.wait(t, `"kind":"ack"`); !strings.Contains(got, `"status":"ok","id":"`) {
+		t.Errorf("ack line %s; want the stored message's id", got)
+	}
+	a.wait(t, `"payload":{"n":1}`)
+
+	srv.Conns()[0].Drop() // a's socket
+	a.wait(t, `"kind":"connection","state":"connecting"`)
+	b.send(t, `{"op":"broadcast","event":"note","payload":{"n":2}}`)
+	a.wait(t, `"payload":{"n":2}`)
+	a.quit(t)
+	b.quit(t)
+}

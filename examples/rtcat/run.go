@@ -25,6 +25,7 @@ import (
 type options struct {
 	url, key, token, topic, vsn string
 	private, self, ack          bool
+	pgWait, replayAuto          bool
 	broadcast                   string
 	presence                    bool
 	presenceKey, track          string
@@ -59,6 +60,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.track, "track", "", "a JSON object to track after joining")
 	var pg multiFlag
 	fs.Var(&pg, "postgres", "EVENT:schema.table[:filter] to print changes of (repeatable), e.g. INSERT:public.messages:room_id=eq.42")
+	fs.BoolVar(&o.pgWait, "pg-wait", true, "with -postgres, join only once the changes are live (postgres_changes_options.wait)")
+	fs.BoolVar(&o.replayAuto, "replay-auto", false, "on every rejoin of a -private channel, replay the broadcasts stored while it was away")
 	fs.BoolVar(&o.system, "system", false, "print system messages")
 	fs.DurationVar(&o.heartbeat, "heartbeat", client.DefaultHeartbeat, "heartbeat interval")
 	fs.DurationVar(&o.timeout, "timeout", client.DefaultTimeout, "push and join timeout")
@@ -228,6 +231,12 @@ func runWith(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.
 	if o.presenceKey != "" {
 		chOpts = append(chOpts, client.PresenceKey(o.presenceKey))
 	}
+	if !o.pgWait {
+		chOpts = append(chOpts, client.PostgresChangesWait(false, 0))
+	}
+	if o.replayAuto {
+		chOpts = append(chOpts, client.AutoReplay(0))
+	}
 	ch, err := rt.Channel(o.topic, chOpts...)
 	if err != nil {
 		fmt.Fprintln(stderr, "rtcat:", err)
@@ -310,7 +319,7 @@ loop:
 			if strings.TrimSpace(input) == "" {
 				continue
 			}
-			if quit := handle(ctx, rt, ch, out, input); quit {
+			if quit := handle(ctx, rt, ch, o.ack, out, input); quit {
 				break loop
 			}
 		}
@@ -334,7 +343,7 @@ func printEach[T any](wg *sync.WaitGroup, c <-chan T, fn func(T)) {
 }
 
 // handle runs one input command; it reports whether to quit.
-func handle(ctx context.Context, rt *client.Client, ch *client.Channel, out *printer, input string) bool {
+func handle(ctx context.Context, rt *client.Client, ch *client.Channel, ack bool, out *printer, input string) bool {
 	var cmd command
 	if err := json.Unmarshal([]byte(input), &cmd); err != nil {
 		out.error(fmt.Errorf("input is not a JSON object: %v", err))
@@ -346,12 +355,14 @@ func handle(ctx context.Context, rt *client.Client, ch *client.Channel, out *pri
 		if payload == nil {
 			payload = json.RawMessage("{}")
 		}
-		err := ch.Broadcast(ctx, cmd.Event, payload)
+		id, err := broadcast(ctx, ch, ack, cmd.Event, payload)
 		switch {
 		case errors.Is(err, client.ErrTimeout):
 			out.print(line("ack", "event", cmd.Event, "status", "timeout", "error", err.Error()))
 		case err != nil:
 			out.print(line("ack", "event", cmd.Event, "status", "error", "error", err.Error()))
+		case id != "":
+			out.print(line("ack", "event", cmd.Event, "status", "ok", "id", id))
 		default:
 			out.print(line("ack", "event", cmd.Event, "status", "ok"))
 		}
@@ -379,7 +390,24 @@ func handle(ctx context.Context, rt *client.Client, ch *client.Channel, out *pri
 	return false
 }
 
+// broadcast sends a broadcast; with ack it waits for the reply and returns the stored message's
+// id when the server persisted it. Without a socket, Broadcast may go through REST instead.
+func broadcast(ctx context.Context, ch *client.Channel, ack bool, event string, payload json.RawMessage) (string, error) {
+	if !ack {
+		return "", ch.Broadcast(ctx, event, payload)
+	}
+	fut, err := ch.BroadcastWithAck(event, payload)
+	if err != nil {
+		return "", err
+	}
+	reply, err := fut.Wait(ctx)
+	return reply.MessageID(), err
+}
+
 func broadcastLine(b client.Broadcast) obj {
+	if b.Gap != nil {
+		return line("broadcast", "type", "GAP", "since", b.Gap.Since, "until", b.Gap.Until)
+	}
 	l := line("broadcast", "event", b.Event)
 	if b.IsBinary() {
 		l = l.with("payload_base64", base64.StdEncoding.EncodeToString(b.Binary))

@@ -179,6 +179,8 @@ type Core[T any] struct {
 	err        error
 	dropped    uint64
 	overflow   bool // an overflow episode is under way
+	held       bool // Hold: events from holdFrom on wait in the queue until Release
+	holdFrom   int  // index in queue of the first held event
 	stopCh     chan struct{}
 	done       chan struct{}
 	stopWatch  func() bool
@@ -261,7 +263,7 @@ func (f *Feed[T]) Send(v T, size int) bool {
 		s.mu.Unlock()
 		return false
 	}
-	if !s.draining && len(s.queue) == s.head {
+	if !s.draining && !s.held && len(s.queue) == s.head {
 		select {
 		case s.ch <- v:
 			s.mu.Unlock()
@@ -281,6 +283,35 @@ func (f *Feed[T]) Send(v T, size int) bool {
 // Close ends the subscription with cause (nil for a normal end): C is closed at once, events
 // still queued are discarded. It is idempotent; the first cause wins.
 func (f *Feed[T]) Close(cause error) { f.s.end(cause) }
+
+// Hold makes the events sent from now on wait in the pending queue, behind the ones sent
+// before, until Release; they count against the pending limits meanwhile, so the overflow
+// policy applies to them as usual. Events sent before Hold keep flowing. A second Hold before
+// Release changes nothing.
+func (f *Feed[T]) Hold() {
+	s := f.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.held {
+		s.held, s.holdFrom = true, len(s.queue)
+	}
+}
+
+// Release lets the events held since Hold flow into the channel, in order.
+func (f *Feed[T]) Release() {
+	s := f.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.held {
+		return
+	}
+	s.held, s.holdFrom = false, 0
+	if !s.draining && !s.stopped && len(s.queue) > s.head {
+		s.draining = true
+		s.group.wg.Add(1)
+		go s.drain()
+	}
+}
 
 // Accepting reports whether the subscription still takes events.
 func (f *Feed[T]) Accepting() bool {
@@ -341,7 +372,7 @@ func (s *Core[T]) enqueueLocked(v T, size int64) (ok bool, line logLine) {
 	}
 	s.queue = append(s.queue, queued[T]{v, size})
 	s.queueBytes += size
-	if !s.draining {
+	if !s.draining && (!s.held || s.head < s.holdFrom) {
 		s.draining = true
 		s.group.wg.Add(1)
 		go s.drain()
@@ -366,8 +397,13 @@ func (s *Core[T]) drain() {
 	defer s.group.wg.Done()
 	for {
 		s.mu.Lock()
+		if s.held && !s.stopped && s.head >= s.holdFrom && len(s.queue) > s.head {
+			s.draining = false // Release starts a new drain
+			s.mu.Unlock()
+			return
+		}
 		if s.stopped || len(s.queue) == s.head {
-			s.queue, s.head, s.queueBytes = nil, 0, 0
+			s.queue, s.head, s.queueBytes, s.holdFrom = nil, 0, 0, 0
 			s.draining = false
 			var line logLine
 			if s.overflow {
@@ -388,6 +424,7 @@ func (s *Core[T]) drain() {
 		s.queueBytes -= q.size
 		if s.head > 1024 && s.head*2 > len(s.queue) {
 			s.queue = append([]queued[T](nil), s.queue[s.head:]...)
+			s.holdFrom = max(s.holdFrom-s.head, 0)
 			s.head = 0
 		}
 		s.inflight = q.size + 1

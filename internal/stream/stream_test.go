@@ -358,3 +358,70 @@ func TestLogHandlerMayCallBack(t *testing.T) {
 		})
 	}
 }
+
+// Events sent after Hold wait until Release, behind the ones sent before, which keep flowing;
+// held events count against the pending limits.
+func TestHoldAndRelease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var g stream.Group
+		sub, feed := stream.New[int](t.Context(), &g, "test", []stream.Option{stream.WithBuffer(2)})
+		for i := range 5 { // 2 in the channel, 3 queued
+			feed.Send(i, 8)
+		}
+		feed.Hold()
+		for i := 5; i < 10; i++ {
+			feed.Send(i, 8)
+		}
+		var got []int
+		for range 5 {
+			got = append(got, <-sub.C())
+		}
+		synctest.Wait()
+		select {
+		case v := <-sub.C():
+			t.Fatalf("got %d while held", v)
+		default:
+		}
+		if n := sub.Pending(); n != 5 {
+			t.Errorf("Pending = %d while held; want 5", n)
+		}
+		feed.Hold() // a second Hold changes nothing
+		feed.Release()
+		feed.Send(10, 8)
+		for range 6 {
+			got = append(got, <-sub.C())
+		}
+		feed.Close(nil)
+		if diff := cmp.Diff(seq(0, 11), got); diff != "" {
+			t.Errorf("order (-want +got):\n%s", diff)
+		}
+		g.Wait()
+	})
+}
+
+// Holding with an empty queue keeps even the first event out of the channel; past the limits
+// the subscription is evicted as usual.
+func TestHoldRespectsLimits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var g stream.Group
+		sub, feed := stream.New[int](t.Context(), &g, "test", []stream.Option{stream.WithPendingLimits(3, 0)})
+		feed.Hold()
+		for i := range 3 {
+			if !feed.Send(i, 8) {
+				t.Fatalf("Send(%d) refused", i)
+			}
+		}
+		synctest.Wait()
+		if len(sub.C()) != 0 {
+			t.Fatal("a held event reached the channel")
+		}
+		if feed.Send(3, 8) {
+			t.Fatal("Send past the limits while held was accepted")
+		}
+		<-sub.Done()
+		if !errors.Is(sub.Err(), stream.ErrSlowConsumer) {
+			t.Errorf("Err = %v; want slow consumer", sub.Err())
+		}
+		g.Wait()
+	})
+}
