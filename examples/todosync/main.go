@@ -81,7 +81,10 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, projectURL, key string, out io.Writer) error {
+func run(ctx context.Context, projectURL, key string, w io.Writer) error {
+	// The catch-up function runs on a goroutine of the SDK's, beside this loop: share the output
+	// under a lock.
+	out := &lockedWriter{w: w}
 	var (
 		store Store
 		demo  *fakeDB
@@ -285,4 +288,16 @@ func (s *restStore) Rows(ctx context.Context, since time.Time) ([]Todo, error) {
 	}
 	var rows []Todo
 	return rows, json.NewDecoder(resp.Body).Decode(&rows)
+}
+
+// lockedWriter serializes writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
