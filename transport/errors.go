@@ -34,6 +34,22 @@ type UpgradeError struct {
 	Message string
 }
 
+// Temporary reports whether the refusal may go away by itself, so that retrying the same
+// request later can succeed: true for 408, 425, 429 and the 5xx statuses (a rate limit, an
+// overloaded or restarting server), false for the other statuses, such as 401 (the token was
+// refused: expired, malformed, badly signed), 403 (the project is suspended, or the protocol
+// version is not spoken) and 404 (the project does not exist). A [Conn] keeps retrying either
+// way; [Conn.Connect] returns at once on a refusal that is not temporary.
+func (e *UpgradeError) Temporary() bool {
+	switch {
+	case e.StatusCode >= 500:
+		return true
+	case e.StatusCode == 408 || e.StatusCode == 425 || e.StatusCode == 429:
+		return true
+	}
+	return false
+}
+
 // Error describes the refusal.
 func (e *UpgradeError) Error() string {
 	if e.Message == "" {
