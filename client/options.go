@@ -84,6 +84,9 @@ type config struct {
 	joinRate         float64
 	joinBurst        int
 	rateLimitHoldOff time.Duration
+
+	observer       func(Observation)
+	requestHeaders func(context.Context, http.Header)
 }
 
 func defaultConfig() config {

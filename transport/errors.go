@@ -40,14 +40,13 @@ type UpgradeError struct {
 // refused: expired, malformed, badly signed), 403 (the project is suspended, or the protocol
 // version is not spoken) and 404 (the project does not exist). A [Conn] keeps retrying either
 // way; [Conn.Connect] returns at once on a refusal that is not temporary.
-func (e *UpgradeError) Temporary() bool {
-	switch {
-	case e.StatusCode >= 500:
-		return true
-	case e.StatusCode == 408 || e.StatusCode == 425 || e.StatusCode == 429:
-		return true
-	}
-	return false
+func (e *UpgradeError) Temporary() bool { return TemporaryStatus(e.StatusCode) }
+
+// TemporaryStatus reports whether an HTTP error status may go away by itself (408, 425, 429
+// and 5xx), as [UpgradeError.Temporary] does; the client package classifies its REST errors
+// with it too.
+func TemporaryStatus(status int) bool {
+	return status >= 500 || status == 408 || status == 425 || status == 429
 }
 
 // Error describes the refusal.
