@@ -32,7 +32,7 @@ func (s *Server) HTTPRequests() []HTTPRequest {
 }
 
 // serveREST serves POST /api/broadcast and POST /api/broadcast/{topic}/events/{event}, with
-// the statuses and bodies of PROTOCOL.md §5.6.
+// the statuses and bodies of docs/protocol.md §5.6.
 func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 16<<20))
 	rec := HTTPRequest{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(), Body: body}
@@ -50,7 +50,7 @@ func restError(w http.ResponseWriter, status int, body string) int {
 	return status
 }
 
-// restToken returns the bearer token, or else the apikey header (PROTOCOL.md §5.6).
+// restToken returns the bearer token, or else the apikey header (docs/protocol.md §5.6).
 func restToken(r *http.Request) string {
 	if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
 		return strings.TrimSpace(a[7:])
