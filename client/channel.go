@@ -54,6 +54,7 @@ func (s ChannelState) String() string {
 
 // ChannelStateChange reports a transition of a channel.
 type ChannelStateChange struct {
+	// Old is the state the channel left, New the state it entered.
 	Old, New ChannelState
 	// Err is the cause of a change to Errored or Closed that the user did not ask for: the
 	// server's reason for refusing a join, a lost socket, a close by the server.

@@ -36,8 +36,10 @@ const (
 // (Connecting) for a failed connection attempt, with the attempt's error in Err (an *Error
 // wrapping, for a refused upgrade, the HTTP status and the server's text).
 type StateChange struct {
+	// Old is the state the socket left, New the state it entered.
 	Old, New State
-	Err      error
+	// Err is the cause of a drop or of a failed attempt; nil for the expected steps.
+	Err error
 	// Socket says which socket of the pool changed: 0 for the first one (the one Connect
 	// opens), then 1, 2, … in the order the client opened them.
 	Socket int

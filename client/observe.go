@@ -18,7 +18,8 @@ type Stats struct {
 	// FramesIn and FramesOut count the WebSocket frames read and written, heartbeats
 	// included; BytesIn and BytesOut their bytes.
 	FramesIn, FramesOut uint64
-	BytesIn, BytesOut   uint64
+	// BytesIn and BytesOut: see FramesIn.
+	BytesIn, BytesOut uint64
 	// Reconnects counts the times a socket opened again after its first open; FailedDials the
 	// connection attempts that failed (refused upgrades included).
 	Reconnects, FailedDials uint64
@@ -44,6 +45,7 @@ type Stats struct {
 
 // ChannelCounts counts channels by state (see [ChannelState]).
 type ChannelCounts struct {
+	// Closed, Joining, Joined, Leaving and Errored count the channels in that state.
 	Closed, Joining, Joined, Leaving, Errored int
 }
 
@@ -175,6 +177,7 @@ const (
 // Observation is one event of a client's life, for metrics and tracing systems; see
 // [WithObserver]. Kind says which fields are set.
 type Observation struct {
+	// Kind says what happened, and so which of the other fields are set.
 	Kind ObservationKind
 	// Time is when it happened.
 	Time time.Time
@@ -194,9 +197,12 @@ type Observation struct {
 	Attempt int
 	// Since and Until bound a gap (ObserveGap).
 	Since, Until time.Time
-	// Source, Count and Subscription describe a drop (ObserveDrop).
-	Source       DropSource
-	Count        uint64
+	// Source says where events were dropped (ObserveDrop).
+	Source DropSource
+	// Count is how many events were dropped (ObserveDrop).
+	Count uint64
+	// Subscription describes the subscription that dropped them (ObserveDrop, Source
+	// DropSubscription).
 	Subscription string
 	// Reason is the server's exact text (ObserveServerError).
 	Reason string

@@ -14,12 +14,16 @@ import (
 
 // HTTPRequest is a REST request the server received.
 type HTTPRequest struct {
+	// Method is the HTTP method, such as POST.
 	Method string
 	// Path is the request path, such as /realtime/v1/api/broadcast.
-	Path   string
-	Query  url.Values
+	Path string
+	// Query is the request's query string, parsed.
+	Query url.Values
+	// Header holds the request's headers.
 	Header http.Header
-	Body   []byte
+	// Body is the request's body.
+	Body []byte
 	// Status is the status the server answered with.
 	Status int
 }

@@ -46,6 +46,7 @@ func (s State) String() string {
 // StateChange reports a transition of a Conn. Old may equal New: a failed connection attempt
 // is reported as Connecting → Connecting with the attempt's error.
 type StateChange struct {
+	// Old is the state the Conn left, New the state it entered.
 	Old, New State
 	// Err is the cause: why the socket dropped or an attempt failed; nil for the expected steps.
 	Err error

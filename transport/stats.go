@@ -13,7 +13,8 @@ type Stats struct {
 	// replies included. BytesIn and BytesOut count their bytes (the frames' data, without the
 	// WebSocket framing).
 	FramesIn, FramesOut uint64
-	BytesIn, BytesOut   uint64
+	// BytesIn and BytesOut: see FramesIn.
+	BytesIn, BytesOut uint64
 	// Opens counts the times the socket opened; Reconnects the times it opened again after
 	// the first (Opens - 1, or 0). FailedDials counts the connection attempts that failed,
 	// refused upgrades included.
