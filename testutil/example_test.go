@@ -13,7 +13,7 @@ import (
 func ExampleServer() {
 	srv := testutil.NewUnstartedServer()
 	defer srv.Close()
-	srv.FailJoins("room", 1, "ChannelRateLimitReached: Too many channels")
+	srv.FailJoins("room", 1, "PrivateOnly: This project only allows private channels")
 
 	rt, err := client.New(srv.URL(), "anon-key", client.WithDialer(srv.Dialer()))
 	if err != nil {
@@ -29,6 +29,6 @@ func ExampleServer() {
 		}
 	}
 	// Output:
-	// realtime: rate_limited: ChannelRateLimitReached: Too many channels (topic=realtime:room)
+	// realtime: unauthorized: PrivateOnly: This project only allows private channels (topic=realtime:room)
 	// server got phx_join
 }

@@ -262,11 +262,13 @@ func (c *Conn) write(s *session, binary bool, data []byte) error {
 		mt = websocket.BinaryMessage
 	}
 	_ = s.ws.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
+	// Counted before the write, so that a reply never arrives before its frame is counted (a
+	// frame whose write fails is counted too; its socket is then lost).
+	c.stats.framesOut.Add(1)
+	c.stats.bytesOut.Add(uint64(len(data)))
 	if err := s.ws.WriteMessage(mt, data); err != nil {
 		return fmt.Errorf("realtime: connection lost: write: %w", err)
 	}
-	c.stats.framesOut.Add(1)
-	c.stats.bytesOut.Add(uint64(len(data)))
 	return nil
 }
 

@@ -9,8 +9,8 @@ import (
 // field is read atomically on its own, without stopping the Conn: the fields of one snapshot
 // may be a few frames apart from each other.
 type Stats struct {
-	// FramesIn and FramesOut count the WebSocket frames read and written, heartbeats and their
-	// replies included. BytesIn and BytesOut count their bytes (the frames' data, without the
+	// FramesIn and FramesOut count the WebSocket frames read and written (handed to the
+	// socket), heartbeats and their replies included. BytesIn and BytesOut count their bytes (the frames' data, without the
 	// WebSocket framing).
 	FramesIn, FramesOut uint64
 	// BytesIn and BytesOut: see FramesIn.
