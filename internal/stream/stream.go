@@ -380,6 +380,9 @@ func (s *Core[T]) enqueueLocked(v T, size int64) (ok bool, line logLine) {
 			// Close at once, dropping the backlog: memory is freed and the reader, stuck or
 			// not, sees the end after what its channel already holds.
 			s.dropped += uint64(nq) + 1
+			if s.inflight > 0 {
+				s.dropped++ // the event the drain goroutine holds is discarded too
+			}
 			s.accepting = false
 			oe := &OverflowError{Dropped: s.dropped, Limit: limit}
 			var err error = oe
