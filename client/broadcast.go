@@ -378,8 +378,11 @@ func ctxError(ctx context.Context, err error) error {
 // Type is pushed as that event with the payload {"type", "event", "payload"}, and Send waits
 // for the server's reply (the server ignores events it does not know, so those time out).
 type Message struct {
-	Type    string
-	Event   string
+	// Type is "broadcast", "presence", or another event type to push as is.
+	Type string
+	// Event is the broadcast's event name, or "track"/"untrack" for presence.
+	Event string
+	// Payload is the broadcast's payload or the tracked state: anything json.Marshal accepts.
 	Payload any
 }
 

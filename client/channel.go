@@ -54,6 +54,7 @@ func (s ChannelState) String() string {
 
 // ChannelStateChange reports a transition of a channel.
 type ChannelStateChange struct {
+	// Old is the state the channel left, New the state it entered.
 	Old, New ChannelState
 	// Err is the cause of a change to Errored or Closed that the user did not ask for: the
 	// server's reason for refusing a join, a lost socket, a close by the server.
@@ -255,11 +256,22 @@ func (ch *Channel) OnState(ctx context.Context, opts ...subscribe.Option) *subsc
 }
 
 // Subscribe joins the channel and waits for the server's answer. It connects the client if
-// needed. It returns nil once joined; an *Error with code join_rejected (or unauthorized,
-// rate_limited) holding the server's exact reason when the join is refused; ErrTimeout when
-// no answer came within the push timeout. Either way the channel keeps trying to join with
-// backoff until Unsubscribe. ctx bounds only this wait; if the socket cannot connect, the wait
-// lasts until ctx ends and the error wraps the last connection error.
+// needed. It returns at the first definitive answer:
+//
+//   - nil once joined;
+//   - an *Error with code join_rejected (or unauthorized, rate_limited) holding the server's
+//     exact reason when the join is refused;
+//   - an *Error with code unauthorized (or server_error) holding the HTTP status and the
+//     server's text when the server refuses the socket for a reason retrying cannot fix by
+//     itself, such as 401 "The token provided is not a valid JWT";
+//   - ErrTimeout when no answer came within the push timeout (WithTimeout).
+//
+// Whatever the error, the channel keeps trying to join in the background, with backoff,
+// until Unsubscribe (as realtime-js does): a refusal that a fresh token or the server's
+// recovery clears ends in a join without another call. [IsTemporary] tells whether waiting for
+// that is worth it; call Unsubscribe to stop. ctx bounds only this wait: when the server
+// cannot be reached at all (a dial refused or timing out), the wait lasts until ctx ends and
+// the error wraps the last connection error.
 func (ch *Channel) Subscribe(ctx context.Context) error {
 	if err := ch.gone(); err != nil {
 		return err
@@ -277,7 +289,7 @@ func (ch *Channel) Subscribe(ctx context.Context) error {
 		ch.c.post(func() { ch.s.dropWaiter(w) })
 		if ch.c.ConnectionState() != transport.StateOpen {
 			if last := ch.c.r.lastConnErr.Load(); last != nil {
-				return newError(CodeTimeout, errors.Join(ctx.Err(), *last), "subscribe: socket not connected: "+(*last).Error(), "topic", ch.topic)
+				return newError(CodeTimeout, errors.Join(ctx.Err(), *last), "subscribe: socket not connected: "+messageOf(*last), "topic", ch.topic)
 			}
 		}
 		return newError(CodeTimeout, ctx.Err(), "subscribe: "+ctx.Err().Error(), "topic", ch.topic)

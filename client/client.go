@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-supabase/realtime/internal/acktable"
 	"github.com/go-supabase/realtime/internal/stream"
@@ -35,8 +36,10 @@ const (
 // (Connecting) for a failed connection attempt, with the attempt's error in Err (an *Error
 // wrapping, for a refused upgrade, the HTTP status and the server's text).
 type StateChange struct {
+	// Old is the state the socket left, New the state it entered.
 	Old, New State
-	Err      error
+	// Err is the cause of a drop or of a failed attempt; nil for the expected steps.
+	Err error
 	// Socket says which socket of the pool changed: 0 for the first one (the one Connect
 	// opens), then 1, 2, … in the order the client opened them.
 	Socket int
@@ -82,6 +85,9 @@ type Client struct {
 
 	tokens   tokenSource
 	catchUps sync.WaitGroup // the catch-up functions under way (catchup.go)
+
+	obs      observer // WithObserver's function and its queue
+	counters counters // for Stats
 
 	// Owned by the router goroutine.
 	r router
@@ -135,6 +141,18 @@ func New(projectURL, apiKey string, opts ...Option) (*Client, error) {
 	}
 	c.group.Logger = c.log
 	c.group.OverflowError = slowConsumer
+	c.obs.init(cfg.observer)
+	var onHeartbeat func(time.Duration)
+	var onDrop func(int, uint64)
+	if c.obs.on() {
+		c.group.OnDrop = func(desc string, n uint64) {
+			c.obs.emit(Observation{Kind: ObserveDrop, Source: DropSubscription, Subscription: desc, Count: n})
+		}
+		onHeartbeat = func(time.Duration) {} // replaced per socket (newSocket)
+		onDrop = func(n int, _ uint64) {
+			c.obs.emit(Observation{Kind: ObserveDrop, Source: DropSendBuffer, Count: uint64(n)})
+		}
+	}
 	c.tokens.init(c)
 	c.r.init(c)
 	header := cfg.headers.Clone()
@@ -156,6 +174,10 @@ func New(projectURL, apiKey string, opts ...Option) (*Client, error) {
 		SendBuffer: cfg.sendBuffer,
 		BeforeDial: c.tokens.beforeDial,
 		Logger:     c.log,
+
+		RequestHeader: cfg.requestHeaders,
+		OnHeartbeat:   onHeartbeat,
+		OnDrop:        onDrop,
 	}
 	c.pool.stateCh = make(chan struct{})
 	if _, err := c.newSocket(); err != nil {
@@ -173,8 +195,12 @@ func (c *Client) String() string {
 }
 
 // Connect opens the socket, if needed, and waits until it is open. It is optional: a channel's
-// Subscribe connects too. ctx bounds only this wait: when it ends first, the client keeps
-// trying in the background, and the error wraps ctx's error and the last attempt's error.
+// Subscribe connects too. It returns early when the server refuses the socket for a reason
+// that retrying cannot fix by itself, such as an invalid token (an *Error with code
+// unauthorized, holding the HTTP status and the server's text; see [Error.Temporary]). ctx
+// bounds only this wait: when it ends first (the server cannot be reached, say), the error
+// wraps ctx's error and the last attempt's error. Either way the client keeps trying in the
+// background, with backoff, until Close.
 func (c *Client) Connect(ctx context.Context) error {
 	if err := c.connect(); err != nil {
 		return err
@@ -200,9 +226,10 @@ func connectError(err error) error {
 		case http.StatusTooManyRequests:
 			code = CodeRateLimited
 		}
-		return newError(code, err, "cannot connect: "+ue.Error(), "status", ue.StatusCode)
+		e := newError(code, err, "cannot connect: "+messageOf(ue), "status", ue.StatusCode)
+		return e.withTemporary(ue.Temporary())
 	}
-	return newError(CodeTimeout, err, "cannot connect: "+err.Error())
+	return newError(CodeTimeout, err, "cannot connect: "+messageOf(err))
 }
 
 func closedError() error { return newError(CodeClosed, nil, "client is closed") }
@@ -324,6 +351,7 @@ func (c *Client) stop() {
 		}
 		c.acks.SettleAll(closedError())
 		c.group.Wait()
+		c.obs.close()
 	})
 	<-c.routerDone
 	c.group.Wait()
@@ -388,6 +416,7 @@ func (c *Client) start() error {
 	}
 	if !c.started {
 		c.started = true
+		c.obs.start()
 		go c.routerLoop()
 	}
 	return nil

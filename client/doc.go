@@ -66,8 +66,27 @@
 // Errors are *Error values with a Code (timeout, closed, disconnected, join_rejected,
 // unauthorized, rate_limited, slow_consumer, invalid_argument, server_error) and the server's
 // exact reason in Message; match them with errors.Is(err, client.ErrTimeout) and friends.
-// Input the protocol cannot carry is refused with invalid_argument before anything is sent.
-// API keys and tokens never appear in errors or log lines.
+// [Error.Temporary] (or [IsTemporary]) says whether retrying can help. Input the protocol
+// cannot carry is refused with invalid_argument before anything is sent. API keys and tokens
+// never appear in errors or log lines.
+//
+// # Failing fast
+//
+// Connect and Subscribe return at the first definitive answer: a refused join, or a socket
+// refused for a reason retrying cannot fix by itself (an invalid or expired token, a
+// suspended or unknown project), even with a ctx that never ends. The client and the channel
+// keep retrying in the background all the same, until Close or Unsubscribe, so that a fresh
+// token or the server's recovery ends in a join without another call. Only a server that
+// cannot be reached at all keeps the call waiting until its ctx ends.
+//
+// # Observability
+//
+// [Client.Stats] returns counters for a dashboard: frames and bytes each way, reconnects,
+// rejoins, open sockets, channels by state, events delivered and dropped (by where), heartbeat
+// round-trip times and pending acknowledgements. [WithObserver] tells a function of connection
+// state changes, joins with their latency, rejoins, heartbeat round trips, drops, gaps and the
+// server's error reasons, off the router's path. [WithRequestHeaders] adds headers derived
+// from a ctx, such as a W3C traceparent, to the upgrade request and to REST calls.
 //
 // # Channel lifecycle
 //
@@ -135,7 +154,9 @@
 //     its pending queue into its channel and exits once the backlog is gone;
 //   - while the WithAccessToken callback is being called, one goroutine for that call, so that
 //     neither the router nor a dial waits on user code. Calls are single-flight: there is never
-//     more than one. Its ctx is cancelled by Close, which waits for it to return.
+//     more than one. Its ctx is cancelled by Close, which waits for it to return;
+//   - with WithObserver, one goroutine that calls the observer, fed by a bounded queue that
+//     never blocks the router; Close lets it finish what is queued and waits for it.
 //
 // Timers (timeouts, rejoin and reconnect delays) are not goroutines while they wait; when one
 // fires, its function only posts work to the router.

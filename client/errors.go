@@ -41,13 +41,19 @@ const (
 // Match it by code with errors.Is and the sentinels below:
 //
 //	if errors.Is(err, client.ErrTimeout) { … }
+//
+// Temporary (or [IsTemporary]) says whether retrying can help.
 type Error struct {
-	Code    Code
+	// Code classifies the error; errors.Is matches it against the sentinels.
+	Code Code
+	// Message says what went wrong, with the server's exact reason when there is one.
 	Message string
+	// Details holds context such as the topic, the HTTP status or the close code.
 	Details map[string]any
 
-	err      error // the cause, if any
-	sentinel bool
+	err       error // the cause, if any
+	sentinel  bool
+	temporary int8 // 0: by Code; 1: temporary; -1: not
 }
 
 // The sentinels errors.Is matches an *Error against, by code.
@@ -93,6 +99,48 @@ func (e *Error) Error() string {
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.err }
 
+// Temporary reports whether the failed operation, retried later without changing anything,
+// may succeed: the condition can clear by itself. It is true for timeout, disconnected and
+// rate_limited errors, and for server errors that report a passing condition (a refused
+// upgrade with a 5xx status, a database that is still starting, a server restarting); false
+// for closed, unauthorized (a fresh token is needed), slow_consumer, invalid_argument, and for
+// a join refused for a reason that will not change (an unknown project, a private-only
+// project). Whatever it says, a subscribed channel keeps retrying in the background until
+// Unsubscribe; Temporary tells whether waiting for that is worth it.
+func (e *Error) Temporary() bool {
+	switch e.temporary {
+	case 1:
+		return true
+	case -1:
+		return false
+	}
+	switch e.Code {
+	case CodeTimeout, CodeDisconnected, CodeRateLimited, CodeServerError:
+		return true
+	}
+	return false
+}
+
+// IsTemporary reports whether err is, or wraps, an [*Error] whose Temporary method reports
+// true. Errors that are not the SDK's, such as a ctx's error, report false.
+//
+//	if err := ch.Subscribe(ctx); err != nil && !client.IsTemporary(err) {
+//		log.Fatal(err) // fix the token or the configuration; waiting will not help
+//	}
+func IsTemporary(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Temporary()
+}
+
+// withTemporary sets whether e is temporary, overriding the default of its code.
+func (e *Error) withTemporary(temporary bool) *Error {
+	e.temporary = -1
+	if temporary {
+		e.temporary = 1
+	}
+	return e
+}
+
 // Is reports whether target is the sentinel of e's code.
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
@@ -112,14 +160,30 @@ func newError(code Code, cause error, msg string, kv ...any) *Error {
 	return e
 }
 
-// messageOf returns the message of an *Error, or the text of any other error, so that an
-// error quoted in another says "realtime:" once.
+// messageOf returns the message of an *Error, or the text of any other error without its
+// "realtime: " prefix, so that an error quoted in another says "realtime:" once.
 func messageOf(err error) string {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Message
 	}
-	return err.Error()
+	return strings.TrimPrefix(err.Error(), "realtime: ")
+}
+
+// withTopic returns err with the topic added to its details, when it is an *Error (a copy: err
+// may be shared by several channels).
+func withTopic(err error, topic string) error {
+	e, ok := err.(*Error)
+	if !ok {
+		return err
+	}
+	cp := *e
+	cp.Details = make(map[string]any, len(e.Details)+1)
+	for k, v := range e.Details {
+		cp.Details[k] = v
+	}
+	cp.Details["topic"] = topic
+	return &cp
 }
 
 func invalidArgument(format string, args ...any) *Error {
@@ -154,8 +218,8 @@ func slowConsumer(oe *subscribe.OverflowError) error {
 	return newError(CodeSlowConsumer, oe, fmt.Sprintf("subscription evicted: its reader fell behind by %s", oe.Limit), "dropped", oe.Dropped)
 }
 
-// ServiceError is the service-tagged form of an error (the seed's to_supabase_error), for
-// code that reports errors of several Supabase services uniformly.
+// ServiceError is the service-tagged form of an error, for code that reports the errors of
+// several Supabase services (auth, storage, realtime…) in one shape.
 type ServiceError struct {
 	// Service is always "realtime" for errors of this SDK.
 	Service string

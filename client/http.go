@@ -112,6 +112,9 @@ func (c *Client) restPost(ctx context.Context, u, contentType string, body []byt
 	if err != nil {
 		return newError(CodeInvalidArgument, nil, "cannot build the REST request: "+redactSecrets(err.Error(), c))
 	}
+	if c.cfg.requestHeaders != nil {
+		c.cfg.requestHeaders(ctx, req.Header)
+	}
 	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("apikey", c.apiKey)
 	if token != "" && token != c.apiKey {
@@ -178,5 +181,6 @@ func restError(status int, body []byte, u string) error {
 	if msg == "" {
 		msg = http.StatusText(status)
 	}
-	return newError(code, nil, fmt.Sprintf("REST broadcast refused: HTTP %d: %s", status, msg), "status", status, "url", u)
+	e := newError(code, nil, fmt.Sprintf("REST broadcast refused: HTTP %d: %s", status, msg), "status", status, "url", u)
+	return e.withTemporary(transport.TemporaryStatus(status))
 }

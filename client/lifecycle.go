@@ -64,6 +64,7 @@ type chanState struct {
 	system     systemFeature
 	pres       presenceFeature
 	pg         postgresFeature
+	obs        observeFeature
 }
 
 // waiter is a Subscribe call waiting for the join.
@@ -77,13 +78,13 @@ type bufferedPush struct {
 
 func newChanState(ch *Channel) *chanState {
 	s := &chanState{ch: ch, r: &ch.c.r}
-	s.bcast.s, s.system.s, s.pres.s, s.pg.s = s, s, s, s
+	s.bcast.s, s.system.s, s.pres.s, s.pg.s, s.obs.s = s, s, s, s, s
 	return s
 }
 
 // features returns the channel's features, in the order their hooks run.
-func (s *chanState) features() [4]feature {
-	return [...]feature{&s.bcast, &s.system, &s.pres, &s.pg}
+func (s *chanState) features() [5]feature {
+	return [...]feature{&s.bcast, &s.system, &s.pres, &s.pg, &s.obs}
 }
 
 func (s *chanState) topic() string       { return s.ch.topic }
@@ -188,7 +189,9 @@ func (s *chanState) sendJoin() {
 func (s *chanState) joinReplied(m *transport.Message) {
 	stopTimer(&s.joinTimer)
 	if m.Status != "ok" {
-		s.refused(responseReason(m.Data))
+		reason := responseReason(m.Data)
+		s.r.c.serverError(s.topic(), reason)
+		s.refused(reason)
 		return
 	}
 	s.sock.counted = true
@@ -488,6 +491,17 @@ func (s *chanState) socketOpened() {
 	}
 }
 
+// connectRefused tells the Subscribe calls waiting for the socket that the server refused it
+// for a reason retrying cannot fix by itself (docs/protocol.md §1.3), so that they return now
+// rather than when their ctx ends. The channel stays in Joining: the socket keeps retrying,
+// and the channel joins once it opens, until Unsubscribe.
+func (s *chanState) connectRefused(cause error) {
+	if len(s.waiters) == 0 {
+		return
+	}
+	s.settleWaiters(withTopic(cause, s.topic()))
+}
+
 // socketLost moves the channel off a socket that dropped: a leave in flight is done, a join is
 // lost and retried when the socket opens again.
 func (s *chanState) socketLost(cause error) {
@@ -559,6 +573,8 @@ func (s *chanState) bufferPush(m transport.Message, acked bool) (*liveJoin, *ack
 			r.c.acks.Settle(oldest.msg.Ref, Reply{}, newError(CodeRateLimited, nil,
 				fmt.Sprintf("push buffer full (%d) before the channel joined; push dropped", limit), "topic", s.topic()))
 		}
+		r.c.counters.pushDropped.Add(1)
+		r.c.obs.emit(Observation{Kind: ObserveDrop, Source: DropPushBuffer, Topic: s.topic(), Count: 1})
 		if s.pushDropped == 0 || s.pushDropped%uint64(limit) == 0 {
 			r.c.log.Warn("realtime: push buffer full before the channel joined; dropping the oldest push",
 				"topic", s.topic(), "buffer", limit, "dropped_total", s.pushDropped+1)

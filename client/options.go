@@ -84,6 +84,9 @@ type config struct {
 	joinRate         float64
 	joinBurst        int
 	rateLimitHoldOff time.Duration
+
+	observer       func(Observation)
+	requestHeaders func(context.Context, http.Header)
 }
 
 func defaultConfig() config {
@@ -157,8 +160,24 @@ func WithRateLimitHoldOff(d time.Duration) Option {
 	}
 }
 
-// WithAccessToken sets the callback that supplies the user's access token (a JWT). It is consulted before every dial and every (re)join; when it fails, the
-// client falls back to the token of WithToken, then to the API key. Default: none.
+// WithAccessToken sets the callback that supplies the user's access token (a JWT, such as
+// the session token of Supabase Auth), which channels join with and which the client pushes
+// to joined channels when it changes. Default: none.
+//
+// The client calls it:
+//   - before every dial of a socket (each first connection and each reconnect);
+//   - before a join or rejoin, unless a call in the last 5 seconds already gave a token that is
+//     not about to expire (a join right after a dial reuses the dial's token);
+//   - ahead of the token's expiry, read from the JWT's exp claim: 60 seconds before it, or a
+//     tenth of the token's lifetime before it for tokens that live less than 10 minutes
+//     (tokens without exp, and opaque sb_… keys, are not refreshed on a timer);
+//   - after the server closed a channel because its token expired or was refused, before the
+//     rejoin.
+//
+// Calls are made one at a time on a goroutine of the client's (never while it holds a lock),
+// each with a ctx that Close cancels and that ends after 30 seconds. When a call fails or
+// returns "", the client logs it (never the token) and falls back to the last good token,
+// then to the token of WithToken, then to the API key.
 func WithAccessToken(fn func(ctx context.Context) (string, error)) Option {
 	return func(c *config) error {
 		if fn == nil {

@@ -39,6 +39,26 @@ type pool struct {
 
 	state   State // the pool's state (see Client.ConnectionState)
 	stateCh chan struct{}
+
+	// For Stats: sockets removed but still closing, and the summed counters of the closed.
+	closingSocks []*socket
+	retired      transport.Stats
+}
+
+// retire moves the counters of a closed socket into the pool's total, so that the counters
+// of Client.Stats never go back.
+func (p *pool) retire(k *socket) {
+	s := k.conn.Stats()
+	s.Open, s.HeartbeatRTT, s.HeartbeatRTTSmoothed = false, 0, 0
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, x := range p.closingSocks {
+		if x == k {
+			p.closingSocks = append(p.closingSocks[:i], p.closingSocks[i+1:]...)
+			break
+		}
+	}
+	p.retired = p.retired.Add(s)
 }
 
 // list returns the live sockets.
@@ -98,6 +118,9 @@ func (c *Client) newSocket() (*socket, error) {
 	k := &socket{id: id, capacity: c.cfg.maxPerSocket}
 	cfg := c.transportConfig
 	cfg.OnFrame = func(binary bool, frame []byte) { c.inbox.put(event{frame: frame, binary: binary, sock: k}, true) }
+	if cfg.OnHeartbeat != nil {
+		cfg.OnHeartbeat = func(rtt time.Duration) { c.obs.emit(Observation{Kind: ObserveHeartbeat, Socket: id, Latency: rtt}) }
+	}
 	cfg.OnState = func(sc transport.StateChange) {
 		c.pool.refresh(c.isClosed())
 		c.inbox.put(event{state: &sc, sock: k}, false)
@@ -178,10 +201,14 @@ func (r *router) closeIdle(k *socket) {
 			break
 		}
 	}
+	p.closingSocks = append(p.closingSocks, k)
 	p.mu.Unlock()
 	p.refresh(false)
 	// Close waits for the socket's goroutines, which post to the router: not on the router.
-	r.c.closers.Go(func() { k.conn.Close() })
+	r.c.closers.Go(func() {
+		k.conn.Close()
+		p.retire(k)
+	})
 }
 
 // The join pacing: a token bucket that every join of the client takes from.

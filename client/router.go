@@ -58,6 +58,14 @@ func (r *router) handleState(k *socket, sc transport.StateChange) {
 	}
 	change := StateChange{Old: sc.Old, New: sc.New, Err: err, Socket: k.id}
 	r.stateFeeds = deliver(r.stateFeeds, change, 0)
+	r.c.obs.emit(Observation{Kind: ObserveConnection, Socket: k.id, Old: sc.Old, New: sc.New, Err: err})
+	if sc.New == transport.StateConnecting && transport.RefusedForGood(sc.Err) {
+		for _, s := range r.sortedChannels() {
+			if s.sock == k || s.sock == nil {
+				s.connectRefused(err)
+			}
+		}
+	}
 
 	wasOpen := k.open
 	k.open = sc.New == transport.StateOpen
@@ -110,9 +118,9 @@ func connStateError(err error) error {
 	}
 	var ce *transport.CloseError
 	if errors.As(err, &ce) {
-		return newError(CodeDisconnected, err, err.Error(), "close_code", ce.Code)
+		return newError(CodeDisconnected, err, messageOf(err), "close_code", ce.Code)
 	}
-	return newError(CodeDisconnected, err, err.Error())
+	return newError(CodeDisconnected, err, messageOf(err))
 }
 
 // deliver sends v to every feed and returns the feeds still accepting, in order.
@@ -162,7 +170,11 @@ func joinError(topic, reason string) error {
 	if reason == "" {
 		reason = "join refused"
 	}
-	return newError(code, nil, reason, "topic", topic)
+	e := newError(code, nil, reason, "topic", topic)
+	if code == CodeJoinRejected && passingReason(reason) {
+		e.withTemporary(true)
+	}
+	return e
 }
 
 // sendLeave sends phx_leave for the join joinRef and returns the leave's ref.
@@ -245,6 +257,7 @@ func (r *router) handleMessage(k *socket, m *transport.Message) {
 		}
 	case transport.EventError:
 		if s.joinRef != "" && m.Ref == s.joinRef {
+			r.c.serverError(s.topic(), "phx_error")
 			s.toErrored(newError(CodeServerError, nil, "channel crashed on the server (phx_error)", "topic", s.topic()), rejoinLater)
 		}
 	default:

@@ -77,6 +77,9 @@ func parseSystem(payload []byte) System {
 func (s *chanState) routeSystem(m *transport.Message) {
 	sys := parseSystem(m.Payload)
 	s.system.feeds = deliver(s.system.feeds, sys, len(m.Payload))
+	if sys.IsError() {
+		s.r.c.serverError(s.topic(), sys.Message)
+	}
 	if sys.IsError() && sys.Extension == "system" {
 		s.closeCause = newError(classifyReason(sys.Message), nil, sys.Message, "topic", s.topic())
 	}
@@ -104,6 +107,24 @@ func responseReason(resp []byte) string {
 }
 
 // classifyReason maps a server reason or system message to an error code.
+// passingReason reports whether a join refused with reason may succeed later unchanged: the
+// server or the project's database is starting, restarting or briefly overloaded
+// (docs/protocol.md §4.4).
+func passingReason(reason string) bool {
+	for _, p := range []string{
+		"RealtimeRestarting", "InitializingProjectConnection", "UnableToConnectToProject",
+		"unable to connect to the project database", "DatabaseLackOfConnections",
+		"IncreaseConnectionPool", "QueryCanceled", "TimeoutOnRpcCall", "ErrorOnRpcCall",
+		"MusterJoinError", "UnknownErrorOnChannel", "Unknown Error on Channel",
+		"MissingPartition", "unable to replay messages",
+	} {
+		if strings.Contains(reason, p) {
+			return true
+		}
+	}
+	return false
+}
+
 func classifyReason(reason string) Code {
 	for _, p := range []string{
 		"ClientJoinRateLimitReached", "ChannelRateLimitReached", "ConnectionRateLimitReached",

@@ -221,7 +221,9 @@ func sameSet(a, b []string) bool {
 // ReplyBinding is one item of the postgres_changes list in a successful join reply: the
 // server's echo of a requested binding plus the id that changes for it will carry.
 type ReplyBinding struct {
-	ID     int64
+	// ID is the number the server tags the binding's changes with.
+	ID int64
+	// Event, Schema and Table are echoed as they were requested.
 	Event  string
 	Schema string
 	Table  string

@@ -175,6 +175,7 @@ func isInfinity(s string) bool {
 // precision and, for timetz, a zone offset. Hour is 24 only for 24:00:00, which PostgreSQL
 // allows.
 type TimeOfDay struct {
+	// Hour, Minute, Second and Nanosecond are the wall-clock time.
 	Hour, Minute, Second, Nanosecond int
 	Offset                           int  // zone offset in seconds east of UTC; set for timetz
 	HasOffset                        bool // whether the value carries a zone (timetz)

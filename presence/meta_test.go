@@ -129,7 +129,7 @@ func TestEncode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The presence_state payload of PROTOCOL.md §6.2, byte for byte.
+	// The presence_state payload of docs/protocol.md §6.2, byte for byte.
 	want := `{"alice-key":{"metas":[{"phx_ref":"GH2wL3pQx0c=","online_at":"2026-08-21T10:00:00Z","user":"alice"}]}}`
 	if diff := cmp.Diff(want, string(got)); diff != "" {
 		t.Errorf("EncodeState mismatch (-want +got):\n%s", diff)

@@ -24,7 +24,7 @@ func TestParseState(t *testing.T) {
 		want    state
 	}{
 		{
-			name:    "PROTOCOL.md example",
+			name:    "docs/protocol.md example",
 			payload: `{"alice-key":{"metas":[{"phx_ref":"GH2wL3pQx0c=","online_at":"2026-08-21T10:00:00Z","user":"alice"}]}}`,
 			want: state{"alice-key": metas(raw("GH2wL3pQx0c=", "",
 				`{"phx_ref":"GH2wL3pQx0c=","online_at":"2026-08-21T10:00:00Z","user":"alice"}`))},
@@ -151,7 +151,7 @@ func TestParseDiff(t *testing.T) {
 		want    presence.Diff
 	}{
 		{
-			name:    "PROTOCOL.md join",
+			name:    "docs/protocol.md join",
 			payload: `{"joins":{"bob-key":{"metas":[{"phx_ref":"GH2wMJ0VtBk=","status":"online"}]}},"leaves":{}}`,
 			want: presence.Diff{
 				Joins:  state{"bob-key": metas(raw("GH2wMJ0VtBk=", "", `{"phx_ref":"GH2wMJ0VtBk=","status":"online"}`))},
@@ -159,7 +159,7 @@ func TestParseDiff(t *testing.T) {
 			},
 		},
 		{
-			name: "PROTOCOL.md update",
+			name: "docs/protocol.md update",
 			payload: `{"joins":{"bob-key":{"metas":[{"phx_ref":"GH2wNtq9aP4=","phx_ref_prev":"GH2wMJ0VtBk=","status":"away"}]}},
  "leaves":{"bob-key":{"metas":[{"phx_ref":"GH2wMJ0VtBk=","status":"online"}]}}}`,
 			want: presence.Diff{

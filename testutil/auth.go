@@ -20,7 +20,7 @@ import (
 // opt-in: a Server without [WithJWTSecret] accepts any token, and one without
 // [Server.SetPrivatePolicy] lets every private channel read and write.
 //
-//   - Upgrade (PROTOCOL.md §1.2, §1.3): the socket token is the x-api-key header, else the apikey
+//   - Upgrade (docs/protocol.md §1.2, §1.3): the socket token is the x-api-key header, else the apikey
 //     query parameter. Without one the upgrade gets 401 {"error":"API key is missing"}; with a
 //     secret the token must also be a valid JWT (see jwt.go), else 401 with the server's text.
 //     Every refused upgrade waits [Server.SetConnectErrorDelay] first.
@@ -95,7 +95,7 @@ func (a *authState) close() { a.closeOnce.Do(func() { close(a.done) }) }
 
 // WithJWTSecret makes the server verify JWTs (HS256, HS384 or HS512) against secret: the
 // socket token at the upgrade, the channel token at each join and while joined, access_token
-// pushes and REST tokens (PROTOCOL.md §1.3, §4.4, §5.6, §8). Without it, or with "", the
+// pushes and REST tokens (docs/protocol.md §1.3, §4.4, §5.6, §8). Without it, or with "", the
 // server accepts any token. Sign tokens for it with [SignJWT].
 func WithJWTSecret(secret string) ServerOption {
 	return func(o *serverOptions) { o.jwtSecret = secret }
@@ -150,7 +150,7 @@ func (c *Conn) ChannelToken(topic string) string {
 }
 
 // ShutChannels shuts every channel of topic (public and private), as the real server does on
-// a rate limit or another shutdown (PROTOCOL.md §8.4): each gets [J,null,T,"system",
+// a rate limit or another shutdown (docs/protocol.md §8.4): each gets [J,null,T,"system",
 // {"channel":…,"extension":"system","message":message,"status":"error"}] and then
 // [J,J,T,"phx_close",{}], and ends; the sockets stay open. It returns the number of channels
 // shut. message is, for instance, "Too many messages per second".
@@ -197,7 +197,7 @@ func (s *Server) connectErrorWait() {
 }
 
 // socketToken returns the token of an upgrade request: the x-api-key header, else the apikey
-// query parameter (PROTOCOL.md §1.2).
+// query parameter (docs/protocol.md §1.2).
 func socketToken(h http.Header, q url.Values) string {
 	if t := h.Get("x-api-key"); t != "" {
 		return t
@@ -219,7 +219,7 @@ func (s *Server) checkUpgrade(r *http.Request) (int, string) {
 	return 0, ""
 }
 
-// The stages of a join's checks at which a fault of FailJoins applies (PROTOCOL.md §4.4: …
+// The stages of a join's checks at which a fault of FailJoins applies (docs/protocol.md §4.4: …
 // joins/s → channels per client → token → DB connection → RLS policies → replay permission →
 // replay).
 const (
@@ -302,7 +302,7 @@ func (s *Server) admitJoin(c *Conn, m *transport.Message, cfg *joinConfig) (join
 }
 
 // joinToken returns the channel token of a join: access_token, else user_token, when it is a
-// string not starting with "sb_"; else the socket token (PROTOCOL.md §4.2).
+// string not starting with "sb_"; else the socket token (docs/protocol.md §4.2).
 func joinToken(payload []byte, socketTok string) string {
 	var p map[string]json.RawMessage
 	_ = json.Unmarshal(payload, &p)
@@ -344,7 +344,7 @@ func parseReplay(raw json.RawMessage) (replayParams, bool) {
 }
 
 // refuseJoin answers a join with an error reply, after the join error delay; the reasons of
-// a disconnect also close the socket with 1001 (PROTOCOL.md §1.4).
+// a disconnect also close the socket with 1001 (docs/protocol.md §1.4).
 func (c *Conn) refuseJoin(m *transport.Message, reason string) {
 	c.srv.authz.mu.Lock()
 	d := c.srv.authz.joinErrDelay
@@ -419,7 +419,7 @@ func (ch *channel) stopAuth() {
 	}
 }
 
-// accessToken handles an access_token push (PROTOCOL.md §8.1). It never replies.
+// accessToken handles an access_token push (docs/protocol.md §8.1). It never replies.
 func (s *Server) accessToken(ch *channel, m *transport.Message) {
 	var p map[string]json.RawMessage
 	if json.Unmarshal(m.Payload, &p) != nil {
@@ -492,7 +492,7 @@ func (s *Server) restMayWrite(sub string, claims map[string]any) bool {
 }
 
 // broadcastPush handles a broadcast push: denied private writes are dropped without any reply
-// (PROTOCOL.md §5.3); the rest is relayed, and kept for replay when private.
+// (docs/protocol.md §5.3); the rest is relayed, and kept for replay when private.
 func (s *Server) broadcastPush(ch *channel, m *transport.Message) {
 	if !s.mayWrite(ch) {
 		return
@@ -528,7 +528,7 @@ func (s *Server) storeBroadcast(topic string, b storedBroadcast) {
 }
 
 // replay pushes the newest p.limit stored broadcasts of ch's topic sent at or after p.since,
-// oldest first, with the metadata {"id":…,"replayed":true} (PROTOCOL.md §5.5).
+// oldest first, with the metadata {"id":…,"replayed":true} (docs/protocol.md §5.5).
 func (s *Server) replay(ch *channel, p replayParams) {
 	a := s.authz
 	a.mu.Lock()

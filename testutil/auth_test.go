@@ -151,7 +151,7 @@ func phxCloseFrame(joinRef, topic string) string {
 	return fmt.Sprintf(`[%q,%q,"realtime:%s","phx_close",{}]`, joinRef, joinRef, topic)
 }
 
-// shutFrames are the frames of a channel shut with message (PROTOCOL.md §8.4).
+// shutFrames are the frames of a channel shut with message (docs/protocol.md §8.4).
 func shutFrames(joinRef, topic, message string) []string {
 	return []string{systemFrame(joinRef, topic, "system", "error", message), phxCloseFrame(joinRef, topic)}
 }

@@ -39,7 +39,7 @@ func (ch *channel) setToken(t string) {
 }
 
 // streamKey separates public and private channels of the same name: they never see each
-// other's messages (PROTOCOL.md §4.1).
+// other's messages (docs/protocol.md §4.1).
 func (ch *channel) streamKey() string {
 	if ch.cfg.private {
 		return "private:" + ch.topic
@@ -47,7 +47,7 @@ func (ch *channel) streamKey() string {
 	return "public:" + ch.topic
 }
 
-// joinConfig is what the server reads from a phx_join payload (PROTOCOL.md §4.2). Invalid
+// joinConfig is what the server reads from a phx_join payload (docs/protocol.md §4.2). Invalid
 // values fall back to the defaults, as on the real server.
 type joinConfig struct {
 	hasConfig        bool
@@ -187,7 +187,7 @@ func (s *Server) subscribers(streamKey string) []*channel {
 	return out
 }
 
-// relay fans a broadcast push out like the real server (PROTOCOL.md §5): a JSON push goes out
+// relay fans a broadcast push out like the real server (docs/protocol.md §5): a JSON push goes out
 // as JSON with its payload as sent; a binary kind 3 push goes out as kind 4 to version 2.0.0
 // sockets and as JSON to 1.0.0 ones, which never get raw bytes. The sender is left out unless
 // it joined with self; with ack it gets an empty ok reply after publishing, or the string

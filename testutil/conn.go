@@ -249,7 +249,7 @@ func (c *Conn) handle(m *transport.Message) {
 	case transport.EventAccessToken:
 		c.srv.accessToken(ch, m) // never answered (auth.go)
 	}
-	// Any other event is ignored without a reply, as the real server does (PROTOCOL.md §9.6).
+	// Any other event is ignored without a reply, as the real server does (docs/protocol.md §9.6).
 }
 
 func (c *Conn) join(m *transport.Message) {
@@ -303,7 +303,7 @@ func (c *Conn) join(m *transport.Message) {
 	c.srv.subscribe(ch)
 	resp, _ := json.Marshal(map[string]any{"postgres_changes": c.srv.postgresReply(ch)})
 	c.reply(m.JoinRef, m.Ref, m.Topic, "ok", resp)
-	// What the channel pushes because of the join comes after the reply (PROTOCOL.md §4.3).
+	// What the channel pushes because of the join comes after the reply (docs/protocol.md §4.3).
 	c.srv.afterJoinAuth(ch, grant)
 	c.srv.afterJoinPresence(ch)
 	c.srv.afterJoinPostgres(ch)
@@ -359,7 +359,7 @@ func (c *Conn) removeChannel(ch *channel) bool {
 }
 
 // shutChannel closes ch from the server side, like the real server's shutdown_response
-// (PROTOCOL.md §8.4): [J,null,T,"system",{…,"extension":"system","message":message,
+// (docs/protocol.md §8.4): [J,null,T,"system",{…,"extension":"system","message":message,
 // "status":"error"}], then the channel ends and [J,J,T,"phx_close",{}] follows. The socket
 // stays open. It does nothing if ch has already ended, and reports whether it shut ch.
 func (c *Conn) shutChannel(ch *channel, message string) bool {
@@ -377,7 +377,7 @@ func (c *Conn) shutChannel(ch *channel, message string) bool {
 	return false
 }
 
-// pushSystem sends a system message of ch (PROTOCOL.md §4.6):
+// pushSystem sends a system message of ch (docs/protocol.md §4.6):
 // [J,null,T,"system",{"channel":<subtopic>,"extension":…,"message":…,"status":…}].
 func (c *Conn) pushSystem(ch *channel, extension, status, message string) {
 	p := []byte(`{"channel":`)

@@ -14,7 +14,7 @@ import (
 )
 
 // JWT verification as the real server does it (RealtimeWeb.JwtVerification and
-// ChannelsAuthorization.authorize_conn, PROTOCOL.md §1.2, §1.3, §4.4, §8.4), for HS256, HS384
+// ChannelsAuthorization.authorize_conn, docs/protocol.md §1.2, §1.3, §4.4, §8.4), for HS256, HS384
 // and HS512 against the tenant secret:
 //
 //  1. the claims, then the header, must be base64url JSON objects (else "not a valid JWT");
@@ -52,7 +52,7 @@ const (
 	msgExpiredJWT    = "Token has expired"
 )
 
-// socketMessage is the {"error": …} text of a refused upgrade (PROTOCOL.md §1.3).
+// socketMessage is the {"error": …} text of a refused upgrade (docs/protocol.md §1.3).
 func (e jwtError) socketMessage() string {
 	switch e.kind {
 	case jwtSigner:
@@ -67,7 +67,7 @@ func (e jwtError) socketMessage() string {
 	return msgMalformedJWT
 }
 
-// joinReason is the reason of a refused join (PROTOCOL.md §4.4).
+// joinReason is the reason of a refused join (docs/protocol.md §4.4).
 func (e jwtError) joinReason() string {
 	switch e.kind {
 	case jwtSigner:
@@ -83,7 +83,7 @@ func (e jwtError) joinReason() string {
 }
 
 // shutdownMessage is the message of the system error that shuts a channel whose token failed
-// (PROTOCOL.md §8.4).
+// (docs/protocol.md §8.4).
 func (e jwtError) shutdownMessage() string {
 	if e.kind == jwtExpired {
 		return msgExpiredJWT + " " + strconv.FormatInt(e.ago, 10) + " seconds ago"

@@ -14,7 +14,7 @@ import (
 	"github.com/go-supabase/realtime/transport"
 )
 
-// Server-side postgres_changes (PROTOCOL.md §4.3, §4.6, §7), as supabase/realtime 2.129.8
+// Server-side postgres_changes (docs/protocol.md §4.3, §4.6, §7), as supabase/realtime 2.129.8
 // does it with its postgres_cdc_rls extension, with [Server.InjectChange] standing in for the
 // database:
 //
@@ -39,7 +39,7 @@ import (
 // The legacy API (a join without config, which subscribes by the topic name) is not emulated.
 
 // Change is a row change to inject with [Server.InjectChange], as the database would produce
-// it (PROTOCOL.md §7.3).
+// it (docs/protocol.md §7.3).
 type Change struct {
 	// Type is INSERT, UPDATE or DELETE. Bindings match it case-insensitively; it is sent as
 	// given.

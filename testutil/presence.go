@@ -17,7 +17,7 @@ import (
 	"github.com/go-supabase/realtime/transport"
 )
 
-// Server-side presence (PROTOCOL.md §6), as supabase/realtime 2.129.8 does it
+// Server-side presence (docs/protocol.md §6), as supabase/realtime 2.129.8 does it
 // (RealtimeChannel.PresenceHandler over Phoenix.Tracker):
 //
 //   - Presence is kept per stream: a public and a private channel of the same topic never see
@@ -40,7 +40,7 @@ import (
 //     is fixed: it starts at the first push and a push after it ends starts a new one.
 
 // The default client presence rate limit of the real server: 5 presence pushes per 30 s per
-// channel (PROTOCOL.md §4.7).
+// channel (docs/protocol.md §4.7).
 const (
 	// DefaultPresenceRateLimit is the number of presence pushes a channel may make per window.
 	DefaultPresenceRateLimit = 5

@@ -14,12 +14,16 @@ import (
 
 // HTTPRequest is a REST request the server received.
 type HTTPRequest struct {
+	// Method is the HTTP method, such as POST.
 	Method string
 	// Path is the request path, such as /realtime/v1/api/broadcast.
-	Path   string
-	Query  url.Values
+	Path string
+	// Query is the request's query string, parsed.
+	Query url.Values
+	// Header holds the request's headers.
 	Header http.Header
-	Body   []byte
+	// Body is the request's body.
+	Body []byte
 	// Status is the status the server answered with.
 	Status int
 }
@@ -32,7 +36,7 @@ func (s *Server) HTTPRequests() []HTTPRequest {
 }
 
 // serveREST serves POST /api/broadcast and POST /api/broadcast/{topic}/events/{event}, with
-// the statuses and bodies of PROTOCOL.md §5.6.
+// the statuses and bodies of docs/protocol.md §5.6.
 func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 16<<20))
 	rec := HTTPRequest{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(), Body: body}
@@ -50,7 +54,7 @@ func restError(w http.ResponseWriter, status int, body string) int {
 	return status
 }
 
-// restToken returns the bearer token, or else the apikey header (PROTOCOL.md §5.6).
+// restToken returns the bearer token, or else the apikey header (docs/protocol.md §5.6).
 func restToken(r *http.Request) string {
 	if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
 		return strings.TrimSpace(a[7:])

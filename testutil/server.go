@@ -20,7 +20,7 @@ import (
 )
 
 // Server is a fake Supabase Realtime server for tests, in the style of net/http/httptest. It
-// speaks the protocol of shared/PROTOCOL.md: it answers heartbeats, joins and leaves, relays
+// speaks the protocol of docs/protocol.md: it answers heartbeats, joins and leaves, relays
 // broadcasts between its connections with the self and ack semantics of the real server,
 // records every frame it receives, and lets a test inject faults.
 //
@@ -564,7 +564,7 @@ func (s *Server) SetHeartbeatReplies(on bool) {
 }
 
 // RefuseUpgrades makes the next n upgrade requests fail with an HTTP response of the given
-// status and body, such as 401 and {"error":"Token has expired"} (PROTOCOL.md §1.3).
+// status and body, such as 401 and {"error":"Token has expired"} (docs/protocol.md §1.3).
 func (s *Server) RefuseUpgrades(n, status int, body string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -620,7 +620,7 @@ func (s *Server) nextJoinFailure(topic string, stage int) (string, bool) {
 }
 
 // CloseConnections closes every connection with a close frame of the given code and reason
-// (1000, 1001 or 1012 for the cases of PROTOCOL.md §1.4).
+// (1000, 1001 or 1012 for the cases of docs/protocol.md §1.4).
 func (s *Server) CloseConnections(code int, reason string) {
 	for _, c := range s.Conns() {
 		c.CloseWith(code, reason)

@@ -223,10 +223,12 @@ func Decode(v Version, side Side, binary bool, frame []byte, m *Message) error {
 // (topics, event names, join refs) so that decoding them does not allocate. It is not safe for
 // concurrent use; the zero value plus Version and Side is ready to use.
 type Decoder struct {
+	// Version is the serializer version of the frames.
 	Version Version
-	Side    Side
-	strs    map[string]string
-	recent  [64]string // a direct-mapped cache in front of strs
+	// Side is the side that receives them: ClientSide decodes what a server sends.
+	Side   Side
+	strs   map[string]string
+	recent [64]string // a direct-mapped cache in front of strs
 }
 
 // maxInterned bounds the decoder's string cache; it is cleared when full.

@@ -20,7 +20,7 @@ func hexBytes(t *testing.T, s string) []byte {
 	return b
 }
 
-// The worked example of PROTOCOL.md §2.3: what realtime-js sends (kind 3, 33 bytes) and what
+// The worked example of docs/protocol.md §2.3: what realtime-js sends (kind 3, 33 bytes) and what
 // another V2 subscriber receives (kind 4, 29 bytes).
 func TestBinaryWorkedExample(t *testing.T) {
 	kind3 := append(hexBytes(t, "03 01 01 0D 04 00 01 34 35"), "realtime:roommove{\"x\":1}"...)
@@ -67,7 +67,7 @@ func TestBinaryKind4WithMetadata(t *testing.T) {
 	frame := append([]byte{4, 13, 3, byte(len(meta)), 0}, "realtime:roombin"+meta...)
 	frame = append(frame, 0xDE, 0xAD, 0xBE, 0xEF)
 	if len(meta) != 45 {
-		t.Fatalf("meta is %d bytes; want 45 (PROTOCOL.md §2.3)", len(meta))
+		t.Fatalf("meta is %d bytes; want 45 (docs/protocol.md §2.3)", len(meta))
 	}
 	var m transport.Message
 	if err := transport.Decode(transport.V2, transport.ClientSide, true, frame, &m); err != nil {

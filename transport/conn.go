@@ -2,10 +2,12 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +46,7 @@ func (s State) String() string {
 // StateChange reports a transition of a Conn. Old may equal New: a failed connection attempt
 // is reported as Connecting → Connecting with the attempt's error.
 type StateChange struct {
+	// Old is the state the Conn left, New the state it entered.
 	Old, New State
 	// Err is the cause: why the socket dropped or an attempt failed; nil for the expected steps.
 	Err error
@@ -115,6 +118,17 @@ type Config struct {
 	// the socket with code 1009 (message too big), reported as a [*CloseError], and the Conn
 	// reconnects. Default [DefaultReadLimit], 64 MiB; zero or negative means the default.
 	ReadLimit int64
+	// RequestHeader, if set, adds headers to each upgrade request, after Header: for example a
+	// W3C traceparent derived from ctx, which is the dial's (ended by Close, bounded by
+	// DialTimeout). It runs on the supervisor goroutine, before the dial.
+	RequestHeader func(ctx context.Context, h http.Header)
+	// OnHeartbeat, if set, receives the round-trip time of every answered heartbeat, on the
+	// reader goroutine. It must not block.
+	OnHeartbeat func(rtt time.Duration)
+	// OnDrop, if set, is told each time the send buffer drops frames because it is full: n
+	// frames now, total since New. It runs on the goroutine of the Send (or of the state
+	// change) that dropped them, with no lock held. It must not block.
+	OnDrop func(n int, total uint64)
 }
 
 // Conn is a self-healing Realtime socket: once started it connects, heartbeats, and reconnects
@@ -134,12 +148,12 @@ type Conn struct {
 	stateCh    chan struct{} // closed and replaced at every state change
 	lastErr    error         // the last cause reported
 	epoch      uint64
+	errSeq     uint64 // grows each time lastErr is set
 	queue      []frame
 	maxQueue   int           // the open queue's bound: defaultMaxQueue, or SendBuffer if larger
 	roomCh     chan struct{} // closed and replaced to wake the Sends waiting for room (roomLocked)
 	roomWanted bool          // a Send waits on roomCh
-	dropped    uint64
-	dropping   bool // an overflow episode is under way (logged once)
+	dropping   bool          // an overflow episode is under way (logged once)
 	started    bool
 	closed     bool
 	wake       chan struct{} // capacity 1: the writer has frames
@@ -149,6 +163,8 @@ type Conn struct {
 	cancel     context.CancelFunc
 	done       chan struct{} // closed when the supervisor has exited
 	closeOnce  sync.Once
+
+	stats connStats
 }
 
 // New returns a Conn for cfg without doing any I/O.
@@ -258,30 +274,62 @@ func (c *Conn) Start() {
 	go c.supervise()
 }
 
-// Connect starts the Conn if needed and waits until the socket is open. ctx bounds only this
-// wait: when it ends first, the Conn keeps trying in the background, and the error wraps both
-// ctx's error and the last attempt's error (such as an [*UpgradeError]).
+// Connect starts the Conn if needed and waits until the socket is open. It returns early, with
+// the [*UpgradeError], when an attempt made during the call is refused with a status that
+// retrying cannot fix by itself (see [UpgradeError.Temporary]), such as 401 "The token
+// provided is not a valid JWT". ctx bounds only this wait: when it ends first, the error
+// wraps both ctx's error and the last attempt's error (a refused or timed-out dial, say).
+// Either way the Conn keeps trying in the background, with backoff, until Close.
 func (c *Conn) Connect(ctx context.Context) error {
+	c.mu.Lock()
+	seq := c.errSeq
+	c.mu.Unlock()
 	c.Start()
 	for {
 		c.mu.Lock()
-		st, ch, last, closed := c.state, c.stateCh, c.lastErr, c.closed
+		st, ch, last, lastSeq, closed := c.state, c.stateCh, c.lastErr, c.errSeq, c.closed
 		c.mu.Unlock()
 		switch {
 		case closed:
 			return ErrClosed
 		case st == StateOpen:
 			return nil
+		case lastSeq != seq && RefusedForGood(last):
+			return last
 		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			if last != nil {
-				return fmt.Errorf("realtime: connect: %w (last attempt: %w)", context.Cause(ctx), last)
-			}
-			return fmt.Errorf("realtime: connect: %w", context.Cause(ctx))
+			return &connectError{ctx: context.Cause(ctx), last: last}
 		}
 	}
+}
+
+// RefusedForGood reports whether err holds an [*UpgradeError] that is not
+// [UpgradeError.Temporary]: the server refused the socket for a reason that retrying the same
+// request cannot fix by itself.
+func RefusedForGood(err error) bool {
+	var ue *UpgradeError
+	return errors.As(err, &ue) && !ue.Temporary()
+}
+
+// connectError is Connect's error when its ctx ends first: it wraps ctx's error and the last
+// attempt's error, and says "realtime:" once.
+type connectError struct{ ctx, last error }
+
+func (e *connectError) Error() string {
+	s := "realtime: connect: " + e.ctx.Error()
+	if e.last != nil {
+		s += " (last attempt: " + strings.TrimPrefix(e.last.Error(), "realtime: ") + ")"
+	}
+	return s
+}
+
+func (e *connectError) Unwrap() []error {
+	if e.last == nil {
+		return []error{e.ctx}
+	}
+	return []error{e.ctx, e.last}
 }
 
 // Close closes the socket for good and returns once every goroutine of the Conn has exited.
@@ -315,22 +363,26 @@ func (c *Conn) setState(to State, cause error) {
 		return
 	}
 	c.state = to
+	c.stats.open.Store(to == StateOpen)
 	if cause != nil {
 		c.lastErr = cause
+		c.errSeq++
 	}
 	if to == StateOpen {
 		c.epoch++
 		c.lastErr = nil
 	}
+	dropped := 0
 	if to != StateOpen && from == StateOpen {
-		c.dropStaleLocked()            // frames of this connection can no longer be written
-		c.trimLocked(c.cfg.SendBuffer) // the open queue may hold more than the buffer allows
-		c.roomLocked()                 // waiters go to the send buffer now
+		c.dropStaleLocked()                      // frames of this connection can no longer be written
+		dropped = c.trimLocked(c.cfg.SendBuffer) // the open queue may hold more than the buffer allows
+		c.roomLocked()                           // waiters go to the send buffer now
 	}
 	epoch := c.epoch
 	close(c.stateCh)
 	c.stateCh = make(chan struct{})
 	c.mu.Unlock()
+	c.reportDrop(dropped)
 	if cause != nil {
 		c.log.Info("realtime: connection state", "from", from.String(), "to", to.String(), "cause", cause.Error())
 	} else {

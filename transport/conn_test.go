@@ -229,23 +229,25 @@ func TestReconnectAfterServerClose(t *testing.T) {
 	}
 }
 
+// A temporary refusal keeps Connect waiting until its ctx ends (see
+// TestConnectReturnsAtADefinitiveRefusal for the others).
 func TestUpgradeErrorIsSurfacedAndRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := testutil.NewServer(t)
-		srv.RefuseUpgrades(2, 401, `{"error": "Token has expired"}`)
+		srv.RefuseUpgrades(2, 500, `{"error": "Error connecting to Realtime"}`)
 		rec := &recorder{}
 		c := newConn(t, srv, rec, nil)
 		ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
 		defer cancel()
 		err := c.Connect(ctx)
 		var ue *transport.UpgradeError
-		if !errors.As(err, &ue) || ue.StatusCode != 401 || ue.Message != "Token has expired" {
-			t.Fatalf("Connect = %v; want an UpgradeError 401 \"Token has expired\"", err)
+		if !errors.As(err, &ue) || ue.StatusCode != 500 || ue.Message != "Error connecting to Realtime" {
+			t.Fatalf("Connect = %v; want an UpgradeError 500 \"Error connecting to Realtime\"", err)
 		}
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Connect = %v; want it to wrap context.DeadlineExceeded too", err)
 		}
-		want := "realtime: websocket upgrade refused: HTTP 401: Token has expired"
+		want := "realtime: websocket upgrade refused: HTTP 500: Error connecting to Realtime"
 		if ue.Error() != want {
 			t.Errorf("Error() = %q; want %q", ue.Error(), want)
 		}

@@ -26,5 +26,15 @@
 // frame, counts it and logs it. While the socket is open, Send waits, bounded by its context,
 // only when the writer is thousands of frames behind; if the socket drops meanwhile, the frame
 // goes to the send buffer. A refused upgrade is reported as an [*UpgradeError] with the
-// HTTP status and the server's error text.
+// HTTP status and the server's error text; [Conn.Connect] returns at once on one that
+// retrying cannot fix by itself (401, 403, 404: see [UpgradeError.Temporary]), while the Conn
+// keeps retrying in the background.
+//
+// # Observability
+//
+// [Conn.Stats] returns the connection's counters — frames and bytes each way, opens and
+// reconnects, failed dials, frames dropped by the send buffer, heartbeat round-trip times —
+// read atomically, without a lock. [Config.OnHeartbeat] and [Config.OnDrop] report the same
+// events as they happen, and [Config.RequestHeader] adds headers (such as a W3C traceparent)
+// to each upgrade request.
 package transport

@@ -34,6 +34,21 @@ type UpgradeError struct {
 	Message string
 }
 
+// Temporary reports whether the refusal may go away by itself, so that retrying the same
+// request later can succeed: true for 408, 425, 429 and the 5xx statuses (a rate limit, an
+// overloaded or restarting server), false for the other statuses, such as 401 (the token was
+// refused: expired, malformed, badly signed), 403 (the project is suspended, or the protocol
+// version is not spoken) and 404 (the project does not exist). A [Conn] keeps retrying either
+// way; [Conn.Connect] returns at once on a refusal that is not temporary.
+func (e *UpgradeError) Temporary() bool { return TemporaryStatus(e.StatusCode) }
+
+// TemporaryStatus reports whether an HTTP error status may go away by itself (408, 425, 429
+// and 5xx), as [UpgradeError.Temporary] does; the client package classifies its REST errors
+// with it too.
+func TemporaryStatus(status int) bool {
+	return status >= 500 || status == 408 || status == 425 || status == 429
+}
+
 // Error describes the refusal.
 func (e *UpgradeError) Error() string {
 	if e.Message == "" {

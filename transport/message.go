@@ -5,7 +5,7 @@ import "fmt"
 // Version is a Phoenix serializer version, sent as the vsn query parameter.
 type Version string
 
-// The serializer versions the Realtime server speaks (PROTOCOL.md §2).
+// The serializer versions the Realtime server speaks (docs/protocol.md §2).
 const (
 	// V1 is vsn 1.0.0: JSON object envelopes, no binary frames.
 	V1 Version = "1.0.0"
@@ -28,7 +28,7 @@ const (
 	ServerSide
 )
 
-// Binary frame kinds (PROTOCOL.md §2.3).
+// Binary frame kinds (docs/protocol.md §2.3).
 const (
 	KindPush              byte = 0
 	KindReply             byte = 1

@@ -19,10 +19,13 @@ type frame struct {
 }
 
 // Dropped returns how many frames the send buffer has dropped because it was full.
-func (c *Conn) Dropped() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.dropped
+func (c *Conn) Dropped() uint64 { return c.stats.dropped.Load() }
+
+// reportDrop tells OnDrop that n frames were dropped; the caller holds no lock.
+func (c *Conn) reportDrop(n int) {
+	if n > 0 && c.cfg.OnDrop != nil {
+		c.cfg.OnDrop(n, c.stats.dropped.Load())
+	}
 }
 
 func failFlushes(q []frame, err error) {
@@ -92,11 +95,13 @@ func (c *Conn) enqueue(ctx context.Context, f frame) error {
 			return nil
 		}
 		if c.state != StateOpen {
+			dropped := 0
 			if f.done == nil {
-				c.trimLocked(c.cfg.SendBuffer - 1)
+				dropped = c.trimLocked(c.cfg.SendBuffer - 1)
 			}
 			c.queue = append(c.queue, f)
 			c.mu.Unlock()
+			c.reportDrop(dropped)
 			return nil
 		}
 		if len(c.queue) < c.maxQueue || f.done != nil || f.force {
@@ -119,9 +124,9 @@ func (c *Conn) enqueue(ctx context.Context, f frame) error {
 	}
 }
 
-// trimLocked drops the oldest data frames until at most n remain, counting and reporting the
-// loss once per overflow episode. Flush marks are kept.
-func (c *Conn) trimLocked(n int) {
+// trimLocked drops the oldest data frames until at most n remain, counting and logging the
+// loss once per overflow episode, and returns how many it dropped. Flush marks are kept.
+func (c *Conn) trimLocked(n int) int {
 	data := 0
 	for _, f := range c.queue {
 		if f.done == nil {
@@ -129,7 +134,7 @@ func (c *Conn) trimLocked(n int) {
 		}
 	}
 	if data <= n {
-		return
+		return 0
 	}
 	drop := data - n
 	kept := c.queue[:0]
@@ -142,13 +147,14 @@ func (c *Conn) trimLocked(n int) {
 	}
 	clear(c.queue[len(kept):])
 	c.queue = kept
-	c.dropped += uint64(data - n)
+	total := c.stats.dropped.Add(uint64(data - n))
 	c.roomLocked()
 	if !c.dropping {
 		c.dropping = true
 		c.log.Warn("realtime: send buffer full while disconnected; dropping the oldest frames",
-			"buffer", c.cfg.SendBuffer, "dropped_total", c.dropped)
+			"buffer", c.cfg.SendBuffer, "dropped_total", total)
 	}
+	return data - n
 }
 
 // staleLocked reports whether f is bound to a connection that is gone (see SendOn): it could
@@ -181,7 +187,7 @@ func (c *Conn) pop() (frame, bool) {
 	if len(c.queue) == 0 {
 		if c.dropping {
 			c.dropping = false
-			c.log.Info("realtime: send buffer flushed", "dropped_total", c.dropped)
+			c.log.Info("realtime: send buffer flushed", "dropped_total", c.stats.dropped.Load())
 		}
 		return frame{}, false
 	}

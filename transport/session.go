@@ -24,14 +24,16 @@ type session struct {
 	healthy    atomic.Bool   // a heartbeat was answered on this socket
 
 	hbMu     sync.Mutex
-	hbRef    string // the unanswered heartbeat, or ""
-	hbFrames uint64 // framesRead when it was sent
+	hbRef    string    // the unanswered heartbeat, or ""
+	hbFrames uint64    // framesRead when it was sent
+	hbSent   time.Time // when it was sent
 }
 
 // run serves one open socket until it fails or ctx ends. It returns whether the socket was
 // healthy (a heartbeat was answered), which resets the backoff, and the cause of its end.
 func (c *Conn) run(ctx context.Context, ws *websocket.Conn) (bool, error) {
 	s := &session{ws: ws, stop: make(chan struct{})}
+	c.stats.opens.Add(1)
 	c.setState(StateOpen, nil)
 	s.epoch = c.Epoch()
 
@@ -79,6 +81,8 @@ func (c *Conn) readLoop(s *session) error {
 			return readError(err)
 		}
 		s.framesRead.Add(1)
+		c.stats.framesIn.Add(1)
+		c.stats.bytesIn.Add(uint64(len(data)))
 		binary := mt == websocket.BinaryMessage
 		if c.cfg.OnFrame != nil && (binary || !peekPhoenix(c.cfg.Version, data)) {
 			s.inHandler.Store(true)
@@ -93,11 +97,17 @@ func (c *Conn) readLoop(s *session) error {
 		}
 		if m.Topic == TopicPhoenix && m.Event == EventReply {
 			s.hbMu.Lock()
-			if m.Ref == s.hbRef {
+			answered := m.Ref == s.hbRef
+			var rtt time.Duration
+			if answered {
 				s.hbRef = ""
+				rtt = time.Since(s.hbSent)
 				s.healthy.Store(true)
 			}
 			s.hbMu.Unlock()
+			if answered {
+				c.heartbeatAnswered(rtt)
+			}
 			continue
 		}
 		switch {
@@ -252,6 +262,10 @@ func (c *Conn) write(s *session, binary bool, data []byte) error {
 		mt = websocket.BinaryMessage
 	}
 	_ = s.ws.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
+	// Counted before the write, so that a reply never arrives before its frame is counted (a
+	// frame whose write fails is counted too; its socket is then lost).
+	c.stats.framesOut.Add(1)
+	c.stats.bytesOut.Add(uint64(len(data)))
 	if err := s.ws.WriteMessage(mt, data); err != nil {
 		return fmt.Errorf("realtime: connection lost: write: %w", err)
 	}
@@ -270,7 +284,7 @@ func (c *Conn) heartbeat(s *session) error {
 		return ErrHeartbeatTimeout
 	}
 	ref := c.MakeRef()
-	s.hbRef, s.hbFrames = ref, read
+	s.hbRef, s.hbFrames, s.hbSent = ref, read, time.Now()
 	s.hbMu.Unlock()
 	m := Message{Ref: ref, Topic: TopicPhoenix, Event: EventHeartbeat}
 	data, binary, err := Encode(nil, c.cfg.Version, ClientSide, &m)

@@ -42,6 +42,7 @@ func (c *Conn) supervise() {
 			if ctx.Err() != nil {
 				break
 			}
+			c.stats.failedDials.Add(1)
 			c.setState(StateConnecting, err)
 		} else {
 			healthy, cause := c.run(ctx, ws)
@@ -106,7 +107,14 @@ func (c *Conn) dial(ctx context.Context) (*websocket.Conn, error) {
 	}
 	dctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
 	defer cancel()
-	ws, resp, err := c.dialer.DialContext(dctx, c.cfg.URL, c.cfg.Header.Clone())
+	header := c.cfg.Header.Clone()
+	if c.cfg.RequestHeader != nil {
+		if header == nil {
+			header = http.Header{}
+		}
+		c.cfg.RequestHeader(dctx, header)
+	}
+	ws, resp, err := c.dialer.DialContext(dctx, c.cfg.URL, header)
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 			return nil, upgradeError(resp)

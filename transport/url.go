@@ -63,7 +63,7 @@ func urlErrorText(err error) string {
 }
 
 // SocketURL returns the URL to dial: the endpoint with apikey first, then params (sorted by
-// name), then vsn last, all percent-encoded (PROTOCOL.md §1.1). An empty apiKey is left out,
+// name), then vsn last, all percent-encoded (docs/protocol.md §1.1). An empty apiKey is left out,
 // so that a key sent in the x-api-key header does not travel in the URL too.
 func SocketURL(endpoint *url.URL, apiKey string, params url.Values, v Version) string {
 	var q strings.Builder

@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 )
 
 // Default limits of a subscription.
@@ -136,6 +137,18 @@ type Group struct {
 	// lock, so that Err has its result by the time C is closed: it must neither block nor call
 	// the subscription's methods.
 	OverflowError func(*OverflowError) error
+	// OnDrop, if set, is told each time a subscription drops events (by its overflow policy, or
+	// its backlog when it is evicted): its description and how many. It runs on the goroutine
+	// of the Send, with no lock held; it must not block.
+	OnDrop func(desc string, n uint64)
+
+	delivered, dropped atomic.Uint64
+}
+
+// Counts returns how many events the group's subscriptions have delivered into their
+// channels, and how many they have dropped, since the group was made.
+func (g *Group) Counts() (delivered, dropped uint64) {
+	return g.delivered.Load(), g.dropped.Load()
 }
 
 // Wait waits until no delivery goroutine of the group runs. Close the group's subscriptions
@@ -267,13 +280,22 @@ func (f *Feed[T]) Send(v T, size int) bool {
 		select {
 		case s.ch <- v:
 			s.mu.Unlock()
+			s.group.delivered.Add(1)
 			return true
 		default:
 		}
 	}
+	before := s.dropped
 	ok, line := s.enqueueLocked(v, int64(size))
+	n := s.dropped - before
 	s.mu.Unlock()
 	s.group.log(line)
+	if n > 0 {
+		s.group.dropped.Add(n)
+		if s.group.OnDrop != nil {
+			s.group.OnDrop(s.desc, n)
+		}
+	}
 	if !ok {
 		s.stopWatching()
 	}
@@ -358,6 +380,9 @@ func (s *Core[T]) enqueueLocked(v T, size int64) (ok bool, line logLine) {
 			// Close at once, dropping the backlog: memory is freed and the reader, stuck or
 			// not, sees the end after what its channel already holds.
 			s.dropped += uint64(nq) + 1
+			if s.inflight > 0 {
+				s.dropped++ // the event the drain goroutine holds is discarded too
+			}
 			s.accepting = false
 			oe := &OverflowError{Dropped: s.dropped, Limit: limit}
 			var err error = oe
@@ -432,6 +457,7 @@ func (s *Core[T]) drain() {
 		s.mu.Unlock()
 		select {
 		case s.ch <- q.v:
+			s.group.delivered.Add(1)
 		case <-stop:
 		}
 		s.mu.Lock()

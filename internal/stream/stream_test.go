@@ -152,7 +152,13 @@ func TestDropPolicies(t *testing.T) {
 		t.Run(tt.policy.String(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				logger, logs := testutil.NewLogger(nil)
-				g := stream.Group{Logger: logger}
+				var onDrop uint64
+				g := stream.Group{Logger: logger, OnDrop: func(desc string, n uint64) {
+					if desc != "p" {
+						t.Errorf("OnDrop(%q); want the subscription's description", desc)
+					}
+					onDrop += n
+				}}
 				sub, feed := stream.New[int](t.Context(), &g, "p", []stream.Option{
 					stream.WithBuffer(2), stream.WithPendingLimits(3, 0), stream.WithOverflow(tt.policy)})
 				for i := range 10 {
@@ -170,6 +176,10 @@ func TestDropPolicies(t *testing.T) {
 				}
 				if diff := cmp.Diff(tt.want, got); diff != "" {
 					t.Errorf("received (-want +got):\n%s", diff)
+				}
+				synctest.Wait()
+				if delivered, dropped := g.Counts(); delivered != uint64(len(tt.want)) || dropped != sub.Dropped() || onDrop != dropped {
+					t.Errorf("group counts delivered %d, dropped %d, OnDrop %d; want %d, %d, %d", delivered, dropped, onDrop, len(tt.want), sub.Dropped(), sub.Dropped())
 				}
 				if sub.Err() != nil {
 					t.Errorf("Err = %v; want nil", sub.Err())

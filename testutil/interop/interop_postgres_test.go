@@ -185,7 +185,7 @@ func pgGotGo(ev client.PostgresEvent) pgGoChange {
 	return g
 }
 
-// pgWantJS is the payload realtime-js should hand a postgres_changes callback for c (PROTOCOL.md
+// pgWantJS is the payload realtime-js should hand a postgres_changes callback for c (docs/protocol.md
 // §7.4), decoded as encoding/json decodes into any (numbers as float64, as JavaScript holds
 // them): {schema, table, commit_timestamp, eventType, new, old, errors}, new and old converted
 // by realtime-js's convertChangeData from the columns' types. Of its conversions only one

@@ -2,7 +2,7 @@
 
 // Package interop_test runs @supabase/realtime-js, the reference client, against testutil's
 // fake server, next to clients of this SDK. When realtime-js and the fake server disagree, the
-// fake server is wrong (unless shared/PROTOCOL.md, written from the real server, says
+// fake server is wrong (unless docs/protocol.md, written from the real server, says
 // otherwise).
 //
 // Run it with
@@ -400,7 +400,7 @@ func testBroadcast(t *testing.T) {
 	}
 
 	// On the wire: realtime-js and Go on 2.0.0 send kind 3 binary frames, on 1.0.0 a JSON
-	// object (PROTOCOL.md §5.1).
+	// object (docs/protocol.md §5.1).
 	sent := map[string]bool{}
 	for _, f := range framesOf(srv, topic, transport.EventBroadcast) {
 		sent[f.UserEvent] = f.Binary
