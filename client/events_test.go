@@ -190,7 +190,7 @@ func TestClientEventsKeepSocketOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := testutil.NewServer(t)
 		srv.SetMaxChannelsPerClient(200)
-		c := newClient(t, srv)
+		c := newClient(t, srv, client.WithMaxChannelsPerSocket(200)) // one socket: one order
 		all := c.OnEvents(t.Context())
 		const channels = 150
 		topics := make([]string, channels)
