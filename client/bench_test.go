@@ -279,7 +279,10 @@ func scanBroadcast(obj []byte) (event, payload []byte) {
 }
 
 // sdkConsumer subscribes with the SDK and counts broadcasts off one subscription until "done".
-func sdkConsumer(b *testing.B, url string) {
+func sdkConsumer(b *testing.B, url string) { sdkConsumerN(b, url, b.N) }
+
+// sdkConsumerN is sdkConsumer for a flood of n broadcasts.
+func sdkConsumerN(b *testing.B, url string, want int) {
 	c, err := client.New(url, "k", client.WithHeartbeat(time.Hour))
 	if err != nil {
 		b.Fatal(err)
@@ -287,7 +290,7 @@ func sdkConsumer(b *testing.B, url string) {
 	defer c.Close()
 	ch, _ := c.Channel(benchTopic)
 	// The router outpaces this reader: let the whole flood queue up rather than evict.
-	sub := ch.OnBroadcast(context.Background(), "*", subscribe.WithPendingLimits(b.N+1, 1<<40))
+	sub := ch.OnBroadcast(context.Background(), "*", subscribe.WithPendingLimits(want+1, 1<<40))
 	if err := ch.Subscribe(context.Background()); err != nil {
 		b.Fatal(err)
 	}
@@ -300,8 +303,8 @@ func sdkConsumer(b *testing.B, url string) {
 		sink += len(m.Payload) + len(m.Binary)
 		n++
 	}
-	if n != b.N {
-		b.Fatalf("SDK got %d messages; want %d (err %v, %d)", n, b.N, sub.Err(), sink)
+	if n != want {
+		b.Fatalf("SDK got %d messages; want %d (err %v, %d)", n, want, sub.Err(), sink)
 	}
 }
 
@@ -765,4 +768,79 @@ func BenchmarkPresenceJoinStorm(b *testing.B) {
 		b.Fatalf("state has %d members; want %d", n, members*b.N)
 	}
 	b.ReportMetric(float64(members*b.N)/b.Elapsed().Seconds(), "joins/s")
+}
+
+// sdkEventsConsumer is sdkConsumer reading n broadcasts off the channel's ordered stream
+// (Channel.OnEvents) instead of OnBroadcast("*"); it skips the state changes.
+func sdkEventsConsumer(b *testing.B, url string, n int) {
+	c, err := client.New(url, "k", client.WithHeartbeat(time.Hour))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	ch, _ := c.Channel(benchTopic)
+	sub := ch.OnEvents(context.Background(), subscribe.WithPendingLimits(n+16, 1<<40))
+	if err := ch.Subscribe(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	got := 0
+	var sink int
+	for ev := range sub.C() {
+		m, ok := ev.(client.Broadcast)
+		if !ok {
+			continue
+		}
+		if m.Event == "done" {
+			break
+		}
+		sink += len(m.Payload) + len(m.Binary)
+		got++
+	}
+	if got != n {
+		b.Fatalf("SDK got %d messages; want %d (err %v, %d)", got, n, sub.Err(), sink)
+	}
+}
+
+// BenchmarkOrderedStream measures text broadcasts from the socket to one ordered subscription
+// (Channel.OnEvents) against one OnBroadcast("*") subscription, in the same run: the ordered
+// stream boxes each event once as an Event. The ratio sub-benchmark alternates the two, 50,000
+// broadcasts each per op, and reports the ordered stream's rate over OnBroadcast's.
+func BenchmarkOrderedStream(b *testing.B) {
+	for _, who := range []string{"on-broadcast", "on-events"} {
+		b.Run("text/"+who, func(b *testing.B) {
+			var frames [][]byte
+			fs := newFloodServer(b, func() ([][]byte, bool) { return frames, false })
+			frames, _ = floodFrames("text", b.N)
+			runtime.GC()
+			b.ReportAllocs()
+			b.ResetTimer()
+			if who == "on-events" {
+				sdkEventsConsumer(b, fs.url(), b.N)
+			} else {
+				sdkConsumer(b, fs.url())
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
+	b.Run("text/ratio", func(b *testing.B) {
+		const n = 50_000
+		frames, _ := floodFrames("text", n)
+		fs := newFloodServer(b, func() ([][]byte, bool) { return frames, false })
+		var tBroadcast, tEvents time.Duration
+		for i := range b.N {
+			for k := range 2 {
+				runtime.GC()
+				start := time.Now()
+				if (i+k)%2 == 0 {
+					sdkEventsConsumer(b, fs.url(), n)
+					tEvents += time.Since(start)
+				} else {
+					sdkConsumerN(b, fs.url(), n)
+					tBroadcast += time.Since(start)
+				}
+			}
+		}
+		b.ReportMetric(float64(tBroadcast)/float64(tEvents), "events/broadcast-rate")
+	})
 }

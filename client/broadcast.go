@@ -18,6 +18,9 @@ import (
 // binary frame, it looks the same: the user's event name, and either a JSON payload or bytes.
 // Its byte slices are shared with other subscriptions and must not be modified.
 type Broadcast struct {
+	// Topic and Seq are the broadcast's Origin: its channel and its receive sequence number.
+	Topic string
+	Seq   uint64
 	// Event is the user's event name, such as "new_message".
 	Event string
 	// Payload is the JSON payload, exactly as it arrived (numbers are not converted); nil
@@ -149,10 +152,13 @@ func (f *broadcastFeature) route(m *transport.Message) {
 			}
 		}()
 	}
-	if len(f.bindings) == 0 {
+	evs := &f.s.evs
+	seq := evs.next()
+	ordered := evs.wanted()
+	if len(f.bindings) == 0 && !ordered {
 		return
 	}
-	b := Broadcast{Event: m.UserEvent, Meta: m.Meta}
+	b := Broadcast{Topic: f.s.topic(), Seq: seq, Event: m.UserEvent, Meta: m.Meta}
 	if m.Raw {
 		b.Binary = m.Data
 	} else {
@@ -167,6 +173,9 @@ func (f *broadcastFeature) route(m *transport.Message) {
 	}
 	if dead {
 		f.bindings = pruneBindings(f.bindings)
+	}
+	if ordered {
+		evs.emit(b, size)
 	}
 }
 
@@ -196,6 +205,24 @@ func (ch *Channel) Broadcast(ctx context.Context, event string, payload any) err
 	}
 	_, err = fut.Wait(ctx)
 	return ctxError(ctx, err)
+}
+
+// BroadcastNoWait sends a broadcast like Broadcast but never waits for the server's
+// acknowledgement, even on a channel with BroadcastAck: it returns once the frame is queued
+// (or buffered until the join), and the acknowledgement, when it comes, is ignored. The other
+// broadcasts of the channel are still acknowledged and waited for. ctx bounds only the wait for
+// room in the socket's send queue. It does not use WithHTTPFallback: while the socket is not
+// open the broadcast waits in the push buffer for the join.
+func (ch *Channel) BroadcastNoWait(ctx context.Context, event string, payload any) error {
+	if err := ch.gone(); err != nil {
+		return err
+	}
+	m, err := ch.broadcastMessage(event, payload)
+	if err != nil {
+		return err
+	}
+	_, err = ch.push(ctx, m, false)
+	return err
 }
 
 // BroadcastWithAck sends a broadcast like Broadcast and returns the future of the server's

@@ -41,7 +41,7 @@ func (ch *Channel) OnPostgresChangesWithCatchUp(ctx context.Context, binding pgc
 		feed.Close(invalidArgument("OnPostgresChangesWithCatchUp: nil catch-up function"))
 		return sub
 	}
-	return ch.onPostgres(ctx, binding, catchUp, opts)
+	return ch.onPostgres(ctx, []pgchanges.Binding{binding}, catchUp, opts)
 }
 
 // catchUp runs a subscription's catch-up function for its gaps, one at a time, holding the
@@ -140,27 +140,27 @@ func (cu *catchUp) end() {
 
 // catchUpGap queues the gap on every subscription that catches up.
 func (f *postgresFeature) catchUpGap(g *Gap) {
-	for _, b := range f.bindings {
-		if b.cu != nil {
-			b.cu.gap(*g)
+	for _, p := range f.subs {
+		if p.cu != nil {
+			p.cu.gap(*g)
 		}
 	}
 }
 
 // catchUpLive lets the catch-ups start: the bindings are live.
 func (f *postgresFeature) catchUpLive() {
-	for _, b := range f.bindings {
-		if b.cu != nil {
-			b.cu.ready()
+	for _, p := range f.subs {
+		if p.cu != nil {
+			p.cu.ready()
 		}
 	}
 }
 
 // catchUpDown holds new catch-ups until the bindings are live again.
 func (f *postgresFeature) catchUpDown() {
-	for _, b := range f.bindings {
-		if b.cu != nil {
-			b.cu.down()
+	for _, p := range f.subs {
+		if p.cu != nil {
+			p.cu.down()
 		}
 	}
 }

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-supabase/realtime/acks"
 	"github.com/go-supabase/realtime/internal/stream"
+	"github.com/go-supabase/realtime/pgchanges"
 	"github.com/go-supabase/realtime/presence"
 	"github.com/go-supabase/realtime/subscribe"
 	"github.com/go-supabase/realtime/transport"
@@ -54,6 +56,9 @@ func (s ChannelState) String() string {
 
 // ChannelStateChange reports a transition of a channel.
 type ChannelStateChange struct {
+	// Topic and Seq are the change's Origin: its channel and its receive sequence number.
+	Topic string
+	Seq   uint64
 	// Old is the state the channel left, New the state it entered.
 	Old, New ChannelState
 	// Err is the cause of a change to Errored or Closed that the user did not ask for: the
@@ -75,8 +80,9 @@ type channelConfig struct {
 	replicationReady bool
 	autoReplay       bool
 	autoReplayLimit  int
-	pgNoWait         bool          // joins do not wait for their postgres_changes bindings
-	pgWait           time.Duration // how long they wait; 0: DefaultPostgresWait
+	pgNoWait         bool                // joins do not wait for their postgres_changes bindings
+	pgWait           time.Duration       // how long they wait; 0: DefaultPostgresWait
+	bindings         []pgchanges.Binding // the PostgresChanges option's
 }
 
 func (a channelConfig) equal(b channelConfig) bool {
@@ -84,7 +90,8 @@ func (a channelConfig) equal(b channelConfig) bool {
 		a.presenceEnabled == b.presenceEnabled && a.private == b.private && a.replay == b.replay &&
 		a.replaySince.Equal(b.replaySince) && a.replayLimit == b.replayLimit && a.replicationReady == b.replicationReady &&
 		a.pgNoWait == b.pgNoWait && a.pgWait == b.pgWait &&
-		a.autoReplay == b.autoReplay && a.autoReplayLimit == b.autoReplayLimit
+		a.autoReplay == b.autoReplay && a.autoReplayLimit == b.autoReplayLimit &&
+		slices.EqualFunc(a.bindings, b.bindings, func(x, y pgchanges.Binding) bool { return x.Key() == y.Key() })
 }
 
 // BroadcastSelf makes the server deliver this channel's own broadcasts back to it
@@ -140,6 +147,11 @@ func (c *Client) Channel(topic string, opts ...ChannelOption) (*Channel, error) 
 	var cfg channelConfig
 	for _, o := range opts {
 		o(&cfg)
+	}
+	for _, b := range cfg.bindings {
+		if err := b.Validate(); err != nil {
+			return nil, wrapInvalid(err)
+		}
 	}
 	if cfg.replay {
 		switch {

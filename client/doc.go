@@ -12,6 +12,29 @@
 //	if err := ch.Subscribe(ctx); err != nil { … }
 //	for m := range msgs.C() { … }
 //
+// or everything on the channel, in order, from one subscription: ch.OnEvents(ctx).
+//
+// # Order
+//
+// Each subscription delivers its events in the order their frames arrived, but every On…
+// call is its own Go channel, so the order between subscriptions is lost: a reader selecting
+// over a broadcast and a postgres subscription may see a change before the broadcast that
+// came first. When that order matters, read one ordered stream: [Channel.OnEvents] delivers
+// everything that happens on a channel — broadcasts, postgres changes, presence events,
+// system messages, state changes — as [Event] values in exactly the order they arrived, and
+// [Client.OnEvents] does the same over every channel of the client, in the order of the
+// socket. [Channel.OnPostgresChangesOf] keeps the changes of several bindings in order in one
+// subscription.
+//
+// Every event a channel delivers carries its channel's topic and a receive sequence number
+// ([Origin]), the same in every subscription, growing for the life of the *Channel across
+// rejoins, so events from several subscriptions can be merged back in order.
+//
+// Per-kind subscriptions remain the right tool for independent consumers (each has its own
+// buffer and pace: a slow one neither holds up nor evicts the others), for filtering on the way
+// in (by broadcast event, by binding), and for presence, whose subscriptions conflate so that a
+// slow reader skips to the latest state.
+//
 // # Contexts
 //
 // A ctx has one meaning per call. On a blocking call (Connect, Subscribe, Unsubscribe,

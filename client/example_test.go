@@ -2,11 +2,13 @@ package client_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/go-supabase/realtime/client"
+	"github.com/go-supabase/realtime/pgchanges"
 	"github.com/go-supabase/realtime/testutil"
 )
 
@@ -128,4 +130,63 @@ func ExampleClient_OnConnectionState() {
 	// connecting → open false
 	// open → connecting true
 	// connecting → open false
+}
+
+// One subscription delivers everything that happens on a channel in the order it happened:
+// here the channel's join, the typing indicator alice sent before her message, the message, and
+// the row it was stored as. Each event says its channel and its place in the channel's order.
+func ExampleChannel_OnEvents() {
+	srv := testutil.NewUnstartedServer()
+	defer srv.Close()
+	ctx := context.Background()
+	alice := newExampleClient(srv)
+	defer alice.Close()
+	bob := newExampleClient(srv)
+	defer bob.Close()
+
+	room, _ := bob.Channel("room:lobby", client.PostgresChanges(pgchanges.On(pgchanges.Insert, "public", "messages")))
+	events := room.OnEvents(ctx)
+	if err := room.Subscribe(ctx); err != nil {
+		panic(err)
+	}
+	_, _ = room.PostgresReady().Wait(ctx)
+
+	out, _ := alice.Channel("room:lobby", client.BroadcastAck())
+	if err := out.Subscribe(ctx); err != nil {
+		panic(err)
+	}
+	type chat struct {
+		User string `json:"user"`
+		Body string `json:"body,omitempty"`
+	}
+	_ = out.Broadcast(ctx, "typing", chat{User: "alice"})
+	_ = out.Broadcast(ctx, "message", chat{User: "alice", Body: "hi"})
+	// The database stores the message (here the fake server plays the database).
+	srv.InjectChange(testutil.Change{Type: "INSERT", Schema: "public", Table: "messages",
+		Record:  json.RawMessage(`{"id":1,"body":"hi"}`),
+		Columns: []pgchanges.Column{{Name: "id", Type: "int8"}, {Name: "body", Type: "text"}}})
+
+	for ev := range events.C() {
+		o := ev.Origin()
+		switch e := ev.(type) {
+		case client.ChannelStateChange:
+			fmt.Println(o.Seq, o.Topic, "state", e.New)
+		case client.System:
+			fmt.Println(o.Seq, o.Topic, "system", e.Message)
+		case client.Broadcast:
+			fmt.Println(o.Seq, o.Topic, "broadcast", e.Event, string(e.Payload))
+		case client.PresenceEvent:
+			fmt.Printf("%d %s presence %T\n", o.Seq, o.Topic, e.Event)
+		case client.PostgresEvent:
+			fmt.Println(o.Seq, o.Topic, e.Type, string(e.Record), "matched", e.Bindings[0])
+			events.Stop()
+		}
+	}
+	// Output:
+	// 1 realtime:room:lobby state joining
+	// 2 realtime:room:lobby state joined
+	// 3 realtime:room:lobby system Subscribed to PostgreSQL
+	// 4 realtime:room:lobby broadcast typing {"user":"alice"}
+	// 5 realtime:room:lobby broadcast message {"user":"alice","body":"hi"}
+	// 6 realtime:room:lobby INSERT {"id":1,"body":"hi"} matched INSERT on public.messages
 }

@@ -65,6 +65,7 @@ type chanState struct {
 	pres       presenceFeature
 	pg         postgresFeature
 	obs        observeFeature
+	evs        eventsFeature // the ordered subscriptions and the receive sequence (events.go)
 }
 
 // waiter is a Subscribe call waiting for the join.
@@ -78,13 +79,14 @@ type bufferedPush struct {
 
 func newChanState(ch *Channel) *chanState {
 	s := &chanState{ch: ch, r: &ch.c.r}
-	s.bcast.s, s.system.s, s.pres.s, s.pg.s, s.obs.s = s, s, s, s, s
+	s.bcast.s, s.system.s, s.pres.s, s.pg.s, s.obs.s, s.evs.s = s, s, s, s, s, s
+	s.pg.init(ch.cfg.bindings)
 	return s
 }
 
 // features returns the channel's features, in the order their hooks run.
-func (s *chanState) features() [5]feature {
-	return [...]feature{&s.bcast, &s.system, &s.pres, &s.pg, &s.obs}
+func (s *chanState) features() [6]feature {
+	return [...]feature{&s.bcast, &s.system, &s.pres, &s.pg, &s.obs, &s.evs}
 }
 
 func (s *chanState) topic() string       { return s.ch.topic }
@@ -111,7 +113,11 @@ func (s *chanState) setState(to ChannelState, cause error) {
 	} else {
 		log.Debug("realtime: channel state", "topic", s.topic(), "from", from.String(), "to", to.String())
 	}
-	s.stateFeeds = deliver(s.stateFeeds, ChannelStateChange{Old: from, New: to, Err: cause}, 0)
+	change := ChannelStateChange{Topic: s.topic(), Seq: s.evs.next(), Old: from, New: to, Err: cause}
+	s.stateFeeds = deliver(s.stateFeeds, change, 0)
+	if s.evs.wanted() {
+		s.evs.emit(change, 0)
+	}
 }
 
 // stopJoin stops the join in flight, the wait for a rejoin, for a token and for the join queue.

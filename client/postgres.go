@@ -18,10 +18,19 @@ import (
 // channel has joined again after being away — a gap marker saying that changes may have been
 // missed meanwhile (the server does not replay them; query the table to catch up).
 type PostgresEvent struct {
+	// Topic and Seq are the event's Origin: its channel and its receive sequence number. A
+	// change matched by several subscriptions has the same Seq in each.
+	Topic string
+	Seq   uint64
 	// Change is the row change; its zero value for a gap marker.
 	pgchanges.Change
 	// Gap is set, and Change empty, for a gap marker.
 	Gap *Gap
+	// Bindings are the bindings the change matched, in the order they were given: those of
+	// the subscription for OnPostgresChanges and OnPostgresChangesOf, those of the channel
+	// for an ordered subscription (Channel.OnEvents, Client.OnEvents; identical bindings
+	// once). A gap marker lists them all. The slice is shared: do not modify it.
+	Bindings []pgchanges.Binding
 }
 
 // Gap describes a period in which a channel was not joined, so changes may have been missed.
@@ -35,14 +44,65 @@ type Gap struct {
 	Cause error
 }
 
-// pgBinding routes changes to one subscription.
-type pgBinding struct {
-	binding pgchanges.Binding
-	key     string
-	feed    *stream.Feed[PostgresEvent]
-	id      int64
-	hasID   bool
-	cu      *catchUp // the catch-up of OnPostgresChangesWithCatchUp, or nil
+// PostgresChanges makes the channel listen to the row changes of bindings for as long as it
+// lives, without a subscription of their own: they go into every join, like those of
+// OnPostgresChanges, and their changes reach the channel's ordered subscriptions (OnEvents).
+// Channel refuses bindings that fail validation.
+func PostgresChanges(bindings ...pgchanges.Binding) ChannelOption {
+	return func(c *channelConfig) { c.bindings = append(c.bindings, bindings...) }
+}
+
+// pgSub is a set of bindings and where their changes go: one OnPostgresChanges subscription,
+// or the channel's PostgresChanges option (no feed).
+type pgSub struct {
+	feed     *stream.Feed[PostgresEvent] // nil for the channel's own bindings
+	bindings []pgchanges.Binding         // distinct, in the order given
+	keys     []string
+	ids      []int64 // the server's id of each binding in the current join, once hasID
+	hasID    bool
+	cu       *catchUp // the catch-up of OnPostgresChangesWithCatchUp, or nil
+}
+
+func newPgSub(feed *stream.Feed[PostgresEvent], bindings []pgchanges.Binding) *pgSub {
+	p := &pgSub{feed: feed}
+	for _, b := range bindings {
+		if k := b.Key(); !slices.Contains(p.keys, k) {
+			p.bindings, p.keys = append(p.bindings, b), append(p.keys, k)
+		}
+	}
+	p.ids = make([]int64, len(p.bindings))
+	return p
+}
+
+// match returns the bindings of p that a change of type t listing ids matched, or nil. A
+// single binding or a run of neighbours is a slice of p.bindings: nothing is allocated.
+func (p *pgSub) match(ids []int64, t pgchanges.Event) []pgchanges.Binding {
+	if !p.hasID {
+		return nil
+	}
+	first, last, n := -1, -1, 0
+	for i := range p.bindings {
+		if slices.Contains(ids, p.ids[i]) && p.bindings[i].MatchesEvent(t) {
+			if first < 0 {
+				first = i
+			}
+			last = i
+			n++
+		}
+	}
+	switch {
+	case n == 0:
+		return nil
+	case n == last-first+1:
+		return p.bindings[first : last+1 : last+1]
+	}
+	out := make([]pgchanges.Binding, 0, n)
+	for i := first; i <= last; i++ {
+		if slices.Contains(ids, p.ids[i]) && p.bindings[i].MatchesEvent(t) {
+			out = append(out, p.bindings[i])
+		}
+	}
+	return out
 }
 
 // postgresFeature is the postgres_changes part of a channel: its bindings (in the join config,
@@ -50,7 +110,8 @@ type pgBinding struct {
 // the current join.
 type postgresFeature struct {
 	baseFeature
-	bindings   []*pgBinding
+	subs       []*pgSub
+	all        *pgSub     // the channel's distinct bindings, for ordered subscriptions; nil when stale
 	ready      *readiness // the readiness of the current or next join, or nil
 	waiting    bool       // the join in flight or the current one waits for the bindings
 	lastCommit time.Time  // commit timestamp of the last change delivered
@@ -67,6 +128,13 @@ func newReadiness() *readiness {
 	return &readiness{fut: f, settle: s}
 }
 
+// init adds the bindings of the channel's PostgresChanges option.
+func (f *postgresFeature) init(bindings []pgchanges.Binding) {
+	if len(bindings) > 0 {
+		f.subs = append(f.subs, newPgSub(nil, bindings))
+	}
+}
+
 // OnPostgresChanges returns a subscription to the row changes that binding selects. Call it
 // before Subscribe so the binding goes into the join; called on a joined channel it rejoins the
 // channel with the full set of bindings (a short gap, reported by a gap marker). Identical
@@ -79,24 +147,47 @@ func newReadiness() *readiness {
 // subscribed again and re-mapped to the new ids, the subscription stays open, and a
 // PostgresEvent whose Gap is set marks the gap (OnPostgresChangesWithCatchUp catches up on
 // it). A binding with a filter receives DELETEs only from tables with REPLICA IDENTITY FULL.
+//
+// Changes of different subscriptions reach them in order each, but their order between
+// subscriptions is lost; to keep it, put the bindings in one subscription (OnPostgresChangesOf)
+// or read the channel's ordered stream (OnEvents).
 func (ch *Channel) OnPostgresChanges(ctx context.Context, binding pgchanges.Binding, opts ...subscribe.Option) *subscribe.Subscription[PostgresEvent] {
-	return ch.onPostgres(ctx, binding, nil, opts)
+	return ch.onPostgres(ctx, []pgchanges.Binding{binding}, nil, opts)
 }
 
-func (ch *Channel) onPostgres(ctx context.Context, binding pgchanges.Binding, catchUpFn CatchUpFunc, opts []subscribe.Option) *subscribe.Subscription[PostgresEvent] {
-	sub, feed := newSub[PostgresEvent](ctx, &ch.c.group, "postgres_changes "+binding.String()+" on "+ch.topic, ch.c.subOptions(opts))
-	if err := binding.Validate(); err != nil {
-		feed.Close(wrapInvalid(err))
+// OnPostgresChangesOf is OnPostgresChanges for several bindings in one subscription: it
+// delivers the changes of all of them in the order they arrived, each change once, however
+// many of them it matched; its Bindings says which. Identical bindings count once. An empty
+// list or a binding that fails validation gives a subscription closed at once with an
+// invalid_argument error.
+func (ch *Channel) OnPostgresChangesOf(ctx context.Context, bindings []pgchanges.Binding, opts ...subscribe.Option) *subscribe.Subscription[PostgresEvent] {
+	return ch.onPostgres(ctx, bindings, nil, opts)
+}
+
+func (ch *Channel) onPostgres(ctx context.Context, bindings []pgchanges.Binding, catchUpFn CatchUpFunc, opts []subscribe.Option) *subscribe.Subscription[PostgresEvent] {
+	names := make([]string, len(bindings))
+	for i, b := range bindings {
+		names[i] = b.String()
+	}
+	sub, feed := newSub[PostgresEvent](ctx, &ch.c.group, "postgres_changes "+strings.Join(names, ", ")+" on "+ch.topic, ch.c.subOptions(opts))
+	if len(bindings) == 0 {
+		feed.Close(invalidArgument("OnPostgresChangesOf needs at least one binding"))
 		return sub
 	}
-	pb := &pgBinding{binding: binding, key: binding.Key(), feed: feed}
+	for _, b := range bindings {
+		if err := b.Validate(); err != nil {
+			feed.Close(wrapInvalid(err))
+			return sub
+		}
+	}
+	p := newPgSub(feed, bindings)
 	if catchUpFn != nil {
 		if ctx == nil {
 			ctx = context.Background()
 		}
-		pb.cu = &catchUp{s: ch.s, fn: catchUpFn, feed: feed, subCtx: ctx}
+		p.cu = &catchUp{s: ch.s, fn: catchUpFn, feed: feed, subCtx: ctx}
 	}
-	listen(ch, feed, func(s *chanState) { s.pg.add(pb) })
+	listen(ch, feed, func(s *chanState) { s.pg.add(p) })
 	return sub
 }
 
@@ -112,7 +203,7 @@ func (ch *Channel) onPostgres(ctx context.Context, binding pgchanges.Binding, ca
 func (ch *Channel) PostgresReady() *acks.Future[System] {
 	var f *acks.Future[System]
 	err := ch.run(func(s *chanState) error {
-		if len(s.pg.bindings) == 0 {
+		if len(s.pg.subs) == 0 {
 			f = acks.Settled(System{}, nil)
 			return nil
 		}
@@ -129,30 +220,48 @@ func (ch *Channel) PostgresReady() *acks.Future[System] {
 }
 
 func (f *postgresFeature) prune() {
-	f.bindings = slices.DeleteFunc(f.bindings, func(b *pgBinding) bool {
-		if b.feed.Accepting() {
+	n := len(f.subs)
+	f.subs = slices.DeleteFunc(f.subs, func(p *pgSub) bool {
+		if p.feed == nil || p.feed.Accepting() {
 			return false
 		}
-		if b.cu != nil {
-			b.cu.end()
+		if p.cu != nil {
+			p.cu.end()
 		}
 		return true
 	})
+	if len(f.subs) != n {
+		f.all = nil
+	}
 }
 
-func (f *postgresFeature) add(pb *pgBinding) {
-	s := f.s
-	f.prune()
-	isNew := true
-	for _, b := range f.bindings {
-		if b.key == pb.key {
-			pb.id, pb.hasID, isNew = b.id, b.hasID, false
-			break
+// known returns the id of the binding of key in the current join, if a binding of the
+// channel has it.
+func (f *postgresFeature) known(key string) (id int64, ok bool) {
+	for _, p := range f.subs {
+		if i := slices.Index(p.keys, key); i >= 0 {
+			return p.ids[i], p.hasID
 		}
 	}
-	f.bindings = append(f.bindings, pb)
+	return 0, false
+}
+
+func (f *postgresFeature) add(p *pgSub) {
+	s := f.s
+	f.prune()
+	isNew, hasID := false, true
+	for i, k := range p.keys {
+		id, ok := f.known(k)
+		if !ok {
+			isNew = true
+		}
+		p.ids[i], hasID = id, hasID && ok
+	}
+	p.hasID = hasID && !isNew
+	f.subs = append(f.subs, p)
+	f.all = nil
 	if isNew && s.want && (s.state() == ChannelJoined || s.joinRef != "") {
-		s.r.c.log.Info("realtime: rejoining to add a postgres_changes binding", "topic", s.topic(), "binding", pb.binding.String())
+		s.r.c.log.Info("realtime: rejoining to add a postgres_changes binding", "topic", s.topic(), "binding", p.bindings[0].String())
 		s.toJoining()
 	}
 }
@@ -162,13 +271,31 @@ func (f *postgresFeature) add(pb *pgBinding) {
 func (f *postgresFeature) unique() []pgchanges.Binding {
 	var out []pgchanges.Binding
 	seen := map[string]bool{}
-	for _, b := range f.bindings {
-		if !seen[b.key] {
-			seen[b.key] = true
-			out = append(out, b.binding)
+	for _, p := range f.subs {
+		for i, b := range p.bindings {
+			if !seen[p.keys[i]] {
+				seen[p.keys[i]] = true
+				out = append(out, b)
+			}
 		}
 	}
 	return out
+}
+
+// allBindings returns the channel's distinct bindings with their ids, for ordered
+// subscriptions.
+func (f *postgresFeature) allBindings() *pgSub {
+	if f.all != nil {
+		return f.all
+	}
+	all := newPgSub(nil, f.unique())
+	all.hasID = true
+	for i, k := range all.keys {
+		id, ok := f.known(k)
+		all.ids[i], all.hasID = id, all.hasID && ok
+	}
+	f.all = all
+	return all
 }
 
 // configure lists the bindings in the join config (never null).
@@ -184,10 +311,11 @@ func (f *postgresFeature) configure(p *joinPayload) {
 
 func (f *postgresFeature) joining() {
 	f.prune()
-	for _, b := range f.bindings {
-		b.hasID = false
+	for _, p := range f.subs {
+		p.hasID = false
 	}
-	if len(f.bindings) > 0 && (f.ready == nil || isDone(f.ready.fut.Done())) {
+	f.all = nil
+	if len(f.subs) > 0 && (f.ready == nil || isDone(f.ready.fut.Done())) {
 		f.ready = newReadiness()
 	}
 }
@@ -225,9 +353,13 @@ func (f *postgresFeature) accepted(response []byte) error {
 	for i, b := range uniq {
 		byKey[b.Key()] = ids[i]
 	}
-	for _, b := range f.bindings {
-		b.id, b.hasID = byKey[b.key], true
+	for _, p := range f.subs {
+		for i, k := range p.keys {
+			p.ids[i] = byKey[k]
+		}
+		p.hasID = true
 	}
+	f.all = nil
 	return nil
 }
 
@@ -235,10 +367,18 @@ func (f *postgresFeature) accepted(response []byte) error {
 func (f *postgresFeature) joined() {
 	s := f.s
 	f.liveAtJoin()
-	if !s.downSince.IsZero() {
+	if !s.downSince.IsZero() && len(f.subs) > 0 {
 		gap := &Gap{Since: s.downSince, Until: time.Now(), LastCommit: f.lastCommit, Cause: s.downCause}
-		for _, b := range f.bindings {
-			b.feed.Send(PostgresEvent{Gap: gap}, 0)
+		ev := PostgresEvent{Topic: s.topic(), Seq: s.evs.next(), Gap: gap}
+		for _, p := range f.subs {
+			if p.feed != nil {
+				ev.Bindings = p.bindings
+				p.feed.Send(ev, 0)
+			}
+		}
+		if s.evs.wanted() {
+			ev.Bindings = f.allBindings().bindings
+			s.evs.emit(ev, 0)
 		}
 		f.catchUpGap(gap)
 	}
@@ -265,24 +405,31 @@ func (f *postgresFeature) settleReady(err error) {
 }
 
 func (f *postgresFeature) end(cause error) {
-	for _, b := range f.bindings {
-		b.feed.Close(cause)
-		if b.cu != nil {
-			b.cu.end()
+	for _, p := range f.subs {
+		if p.feed != nil {
+			p.feed.Close(cause)
+		}
+		if p.cu != nil {
+			p.cu.end()
 		}
 	}
-	f.bindings = nil
+	f.subs, f.all = nil, nil
 	f.settleReady(cause)
 }
 
-// route delivers a change to the bindings whose id it lists and whose event matches. Only the
-// envelope of the change is parsed; the record stays raw.
+// route delivers a change to the subscriptions with a binding whose id it lists and whose
+// event matches, once each, and to the ordered subscriptions. Only the envelope of the change
+// is parsed; the record stays raw. Every change takes a receive sequence number, even one
+// nobody receives or a malformed one.
 func (f *postgresFeature) route(m *transport.Message) {
-	if len(f.bindings) == 0 {
+	s := f.s
+	ordered := s.evs.wanted()
+	if len(f.subs) == 0 && !ordered {
+		s.evs.next()
 		return
 	}
-	s := f.s
 	change, ids, err := s.r.pgParser.ParsePayload(m.Payload)
+	seq := s.evs.next()
 	if err != nil {
 		s.r.c.log.Warn("realtime: dropped a malformed postgres_changes", "topic", s.topic(), "error", err.Error())
 		return
@@ -290,17 +437,23 @@ func (f *postgresFeature) route(m *transport.Message) {
 	if !change.CommitTimestamp.IsZero() {
 		f.lastCommit = change.CommitTimestamp
 	}
-	ev := PostgresEvent{Change: change}
+	ev := PostgresEvent{Topic: s.topic(), Seq: seq, Change: change}
 	dead := false
-	for _, b := range f.bindings {
-		if b.hasID && slices.Contains(ids, b.id) && b.binding.MatchesEvent(change.Type) {
-			if !b.feed.Send(ev, len(m.Payload)) {
-				dead = true
-			}
+	for _, p := range f.subs {
+		if p.feed == nil {
+			continue
+		}
+		if ev.Bindings = p.match(ids, change.Type); ev.Bindings != nil && !p.feed.Send(ev, len(m.Payload)) {
+			dead = true
 		}
 	}
 	if dead {
 		f.prune()
+	}
+	if ordered {
+		if ev.Bindings = f.allBindings().match(ids, change.Type); ev.Bindings != nil {
+			s.evs.emit(ev, len(m.Payload))
+		}
 	}
 }
 

@@ -318,8 +318,13 @@ func (f *presenceFeature) deliver(evs []presence.Event) {
 	}
 	st := f.tracker.State()
 	f.s.ch.presSnap.Store(&st)
+	o := &f.s.evs
 	for _, ev := range evs {
-		f.feeds = deliver(f.feeds, ev, presenceSize(ev))
+		seq, size := o.next(), presenceSize(ev)
+		f.feeds = deliver(f.feeds, ev, size)
+		if o.wanted() {
+			o.emit(PresenceEvent{Topic: f.s.topic(), Seq: seq, Event: ev}, size)
+		}
 	}
 }
 

@@ -186,16 +186,20 @@ func broadcastMeta(meta []byte) (id string, replayed bool) {
 	return v.ID, v.Replayed
 }
 
-// markGap delivers a gap marker to every broadcast subscription.
+// markGap delivers a gap marker to every broadcast subscription and to the ordered ones.
 func (f *broadcastFeature) markGap(g *Gap) {
+	b := Broadcast{Topic: f.s.topic(), Seq: f.s.evs.next(), Gap: g}
 	dead := false
 	for _, bb := range f.bindings {
-		if !bb.feed.Send(Broadcast{Gap: g}, 0) {
+		if !bb.feed.Send(b, 0) {
 			dead = true
 		}
 	}
 	if dead {
 		f.bindings = pruneBindings(f.bindings)
+	}
+	if f.s.evs.wanted() {
+		f.s.evs.emit(b, 0)
 	}
 }
 

@@ -23,6 +23,7 @@ type router struct {
 	pgParser   pgchanges.Parser
 	channels   map[string]*chanState // channels subscribed at least once and not ended, by topic
 	stateFeeds []*stream.Feed[StateChange]
+	wide       []*wideFeed // the client-wide ordered subscriptions (events.go)
 	stopped    bool
 
 	// The join pacing: a token bucket, and the joins waiting for it in order.
@@ -199,6 +200,7 @@ func (r *router) shutdown() {
 		f.Close(cause)
 	}
 	r.stateFeeds = nil
+	r.endWide(cause)
 	r.c.acks.SettleAll(cause)
 }
 

@@ -14,6 +14,9 @@ import (
 // subscription ("Subscribed to PostgreSQL" or an error), replication readiness, or an error
 // that shuts the channel (the server sends the error, then phx_close).
 type System struct {
+	// Topic and Seq are the message's Origin: its channel and its receive sequence number.
+	Topic string
+	Seq   uint64
 	// Status is "ok" or "error".
 	Status string
 	// Extension is "postgres_changes" or "system".
@@ -76,9 +79,13 @@ func parseSystem(payload []byte) System {
 // it, and lets the postgres part see its extension's messages.
 func (s *chanState) routeSystem(m *transport.Message) {
 	sys := parseSystem(m.Payload)
+	sys.Topic, sys.Seq = s.topic(), s.evs.next()
 	s.system.feeds = deliver(s.system.feeds, sys, len(m.Payload))
 	if sys.IsError() {
 		s.r.c.serverError(s.topic(), sys.Message)
+	}
+	if s.evs.wanted() {
+		s.evs.emit(sys, len(m.Payload))
 	}
 	if sys.IsError() && sys.Extension == "system" {
 		s.closeCause = newError(classifyReason(sys.Message), nil, sys.Message, "topic", s.topic())

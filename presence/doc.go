@@ -12,9 +12,12 @@
 // [Meta] per tracked connection: the same user on a phone and a laptop is one key with two
 // metas. Each meta carries the server's phx_ref, an opaque string unique to that track, in
 // [Meta.Ref]; realtime-js renames the field presence_ref, while here [Meta.Raw] keeps the meta
-// object exactly as the server sent it, phx_ref included. An update of a tracked payload
-// replaces a meta by a new one with a new phx_ref whose phx_ref_prev, in [Meta.PrevRef], names
-// the old one.
+// object as the server sent it, phx_ref included. An update of a tracked payload replaces a
+// meta by a new one with a new phx_ref whose phx_ref_prev names the old one. phx_ref_prev
+// belongs to the diff, not to the member: like realtime-js, a [State] keeps no meta with it
+// (neither in Raw nor in [Meta.PrevRef]), so a member's metas look the same in every State,
+// [Sync] and Current list whatever path they took. Only the New metas of a [Join] still say,
+// in PrevRef, which Ref they replaced.
 //
 // Metas are matched by Ref, never by key alone: a leave removes exactly the metas it lists, and
 // a key disappears only when its last meta leaves.

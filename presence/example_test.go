@@ -58,7 +58,7 @@ func ExampleTracker() {
 	// sync  {"alice":[{"phx_ref":"a1","status":"online"}],"bob":[{"phx_ref":"b1","status":"online"}]}
 	// join  bob: current [b1], new [b2]
 	// leave bob: current [b2], left [b1]
-	// sync  {"alice":[{"phx_ref":"a1","status":"online"}],"bob":[{"phx_ref":"b2","phx_ref_prev":"b1","status":"away"}]}
+	// sync  {"alice":[{"phx_ref":"a1","status":"online"}],"bob":[{"phx_ref":"b2","status":"away"}]}
 }
 
 // After a reconnect the channel rejoins: Reset makes the tracker wait for the new

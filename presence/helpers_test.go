@@ -3,6 +3,7 @@ package presence_test
 import (
 	"bytes"
 	"fmt"
+	"regexp"
 	"testing"
 
 	"github.com/go-supabase/realtime/presence"
@@ -98,4 +99,25 @@ func scribbleInput(ms []presence.Meta) {
 		}
 		ms[i] = presence.Meta{Ref: "scribbled"}
 	}
+}
+
+var prevMember = regexp.MustCompile(`,?"phx_ref_prev":(?:"[^"]*"|null)`)
+
+// inState returns m as a state holds it: no phx_ref_prev, in Raw or in PrevRef. It handles
+// the compact metas of the tests.
+func inState(m presence.Meta) presence.Meta {
+	m.PrevRef = ""
+	if m.Raw != nil {
+		m.Raw = prevMember.ReplaceAll(m.Raw, nil)
+		m.Raw = bytes.Replace(m.Raw, []byte("{,"), []byte("{"), 1)
+	}
+	return m
+}
+
+// asJoined returns m as a Join event reports it: Raw as in the state, PrevRef kept.
+func asJoined(m presence.Meta) presence.Meta {
+	prev := m.PrevRef
+	m = inState(m)
+	m.PrevRef = prev
+	return m
 }

@@ -5,14 +5,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+
+	"github.com/go-supabase/realtime/internal/jsonscan"
 )
 
 // Meta is one presence of a key: one tracked device, tab or connection. Several metas under one
 // key are told apart by Ref.
 //
-// Raw is the whole meta object exactly as the server sent it: the fields the client tracked plus
-// phx_ref and, on the join half of an update, phx_ref_prev. Numbers in it are kept exactly; use
-// [Meta.Decode], [DecodeMeta] or [DecodeMetas] to read the tracked fields.
+// Raw is the whole meta object as the server sent it: the fields the client tracked plus
+// phx_ref. Numbers in it are kept exactly; use [Meta.Decode], [DecodeMeta] or [DecodeMetas] to
+// read the tracked fields. The join half of an update arrives with phx_ref_prev too; the
+// parsers keep it ([ParseDiff]), but a [State] drops it from the metas it holds (see the
+// package documentation).
 //
 // Metas handed out by this package share Raw's bytes with the states they come from: treat Raw
 // as read-only, like a string.
@@ -20,8 +24,9 @@ type Meta struct {
 	// Ref is the meta's phx_ref, an opaque string the server generates per track. realtime-js
 	// calls it presence_ref.
 	Ref string
-	// PrevRef is the meta's phx_ref_prev: the Ref this meta replaces. The server sets it only
-	// on the join half of an update inside a presence_diff; it is empty otherwise.
+	// PrevRef is the meta's phx_ref_prev: the Ref this meta replaces. The server sets it on
+	// the join half of an update. It is set in parsed payloads and in a Join's New metas, and
+	// always empty in the metas of a State.
 	PrevRef string
 	// Raw is the meta object as received, with every field.
 	Raw json.RawMessage
@@ -111,3 +116,48 @@ func writeJSONString(buf *bytes.Buffer, s string) {
 	b, _ := json.Marshal(s) // a string always marshals
 	buf.Write(b)
 }
+
+// stored returns m as a state keeps it: without phx_ref_prev, which only says what a join
+// replaced and means nothing once the meta is in the state (realtime-js drops it too). Raw
+// loses the member (the other members keep their bytes; the white space between members
+// goes) and PrevRef is cleared. A meta without the member is returned with Raw shared, and
+// fresh false; with it, Raw is a new slice and fresh is true.
+func stored(m Meta) (_ Meta, fresh bool) {
+	m.PrevRef = ""
+	if len(m.Raw) == 0 || (!bytes.Contains(m.Raw, prevKey) && bytes.IndexByte(m.Raw, '\\') < 0) {
+		return m, false
+	}
+	obj := trimJSON(m.Raw)
+	if len(obj) == 0 || obj[0] != '{' {
+		return m, false
+	}
+	found := false
+	_ = forEachMember(obj, func(key string, _ []byte) error {
+		if key == "phx_ref_prev" {
+			found = true
+		}
+		return nil
+	})
+	if !found {
+		return m, false
+	}
+	out := make([]byte, 0, len(obj))
+	out = append(out, '{')
+	_ = jsonscan.ValidMembers(obj, func(key, val []byte) error {
+		if memberKey(key) == "phx_ref_prev" {
+			return nil
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		// key and val are slices of obj: copy from the key's opening quote to the value's end.
+		start := cap(obj) - cap(key) - 1
+		end := cap(obj) - cap(val) + len(val)
+		out = append(out, obj[start:end]...)
+		return nil
+	})
+	m.Raw = append(out, '}')
+	return m, true
+}
+
+var prevKey = []byte("phx_ref_prev")

@@ -95,10 +95,6 @@ func (s State) MarshalJSON() ([]byte, error) {
 				// A Meta built by hand without Raw: write what it has.
 				buf.WriteString(`{"phx_ref":`)
 				writeJSONString(&buf, m.Ref)
-				if m.PrevRef != "" {
-					buf.WriteString(`,"phx_ref_prev":`)
-					writeJSONString(&buf, m.PrevRef)
-				}
 				buf.WriteByte('}')
 			} else {
 				buf.Write(m.Raw)

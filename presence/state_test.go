@@ -42,7 +42,7 @@ func TestStateAccessors(t *testing.T) {
 	m := state{
 		"b": metas(meta("b1"), meta("b2")),
 		"a": metas(raw("a1", "", `{"phx_ref":"a1","n":9007199254740993}`)),
-		"c": metas(presence.Meta{Ref: "c1", PrevRef: "c0"}), // no Raw: built by hand
+		"c": metas(presence.Meta{Ref: "c1"}), // no Raw: built by hand
 	}
 	s := stateOf(t, m)
 	if s.Len() != 3 {
@@ -74,7 +74,7 @@ func TestStateAccessors(t *testing.T) {
 	}
 	want := `{"a":[{"phx_ref":"a1","n":9007199254740993}],` +
 		`"b":[{"phx_ref":"b1","user":"b1"},{"phx_ref":"b2","user":"b2"}],` +
-		`"c":[{"phx_ref":"c1","phx_ref_prev":"c0"}]}`
+		`"c":[{"phx_ref":"c1"}]}`
 	if diff := cmp.Diff(want, string(b)); diff != "" {
 		t.Errorf("json.Marshal mismatch (-want +got):\n%s", diff)
 	}

@@ -19,7 +19,8 @@ type Join struct {
 	Key string
 	// Current holds the key's metas before the join; nil if the key was not present.
 	Current []Meta
-	// New holds the metas that joined.
+	// New holds the metas that joined, as the state now holds them, except that the PrevRef
+	// of the join half of an update still names the Ref it replaced.
 	New []Meta
 }
 
@@ -67,7 +68,8 @@ func SyncState(cur State, next map[string][]Meta) (State, []Event) {
 // cur is not modified.
 //
 // Joins are applied first, in sorted key order. The key's metas become the joined metas with
-// the metas of cur whose Ref is not among them put in front. Then leaves are applied, in
+// the metas of cur whose Ref is not among them put in front; the joined metas are stored
+// without phx_ref_prev (see the package documentation). Then leaves are applied, in
 // sorted key order: the metas whose Ref is listed are removed, and the key is deleted when no
 // metas remain. Metas are always matched by Ref, never by key alone, so the other devices of a
 // key stay. Because joins go first, an update (a join of the new meta with PrevRef and a leave
@@ -158,6 +160,7 @@ func applyDiff(b *builder, d Diff, clone bool, events []Event) []Event {
 			}
 		}
 		start := len(buf)
+		hadPrev := false
 		var seen map[string]struct{} // for long lists; short ones are searched
 		if len(joined) > refSetLinear {
 			seen = make(map[string]struct{}, len(joined))
@@ -171,15 +174,33 @@ func applyDiff(b *builder, d Diff, clone bool, events []Event) []Event {
 			} else if hasRef(buf[start:], m.Ref) {
 				continue
 			}
-			if clone {
+			if m.PrevRef != "" {
+				hadPrev = true
+			}
+			m, fresh := stored(m)
+			if clone && !fresh {
 				m.Raw = bytes.Clone(m.Raw)
 			}
 			buf = append(buf, m)
 		}
 		next := buf[:len(buf):len(buf)]
 		added := buf[len(buf):len(buf)]
+		var prevs map[string]string // for long lists; short ones are searched
+		if hadPrev && len(joined) > refSetLinear {
+			prevs = make(map[string]string, len(joined))
+			for _, m := range slices.Backward(joined) {
+				prevs[m.Ref] = m.PrevRef // the first of duplicates wins, as above
+			}
+		}
 		for _, m := range next[start:] {
 			if !curRefs.has(m.Ref) {
+				// The event still says which Ref a joined meta replaced; the state does not.
+				switch {
+				case prevs != nil:
+					m.PrevRef = prevs[m.Ref]
+				case hadPrev:
+					m.PrevRef = prevRefOf(joined, m.Ref)
+				}
 				added = append(added, m)
 			}
 		}
@@ -259,6 +280,16 @@ func (s refSet) has(ref string) bool {
 		return ok
 	}
 	return hasRef(s.metas, ref)
+}
+
+// prevRefOf returns the PrevRef of the first meta of metas with Ref ref.
+func prevRefOf(metas []Meta, ref string) string {
+	for _, m := range metas {
+		if m.Ref == ref {
+			return m.PrevRef
+		}
+	}
+	return ""
 }
 
 // hasRef reports whether a meta of metas has Ref ref.

@@ -1,6 +1,7 @@
 package presence_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -53,20 +54,20 @@ func TestSyncDiff(t *testing.T) {
 			name: "update: join with phx_ref_prev and leave in one diff",
 			cur:  state{"a": metas(a1)},
 			diff: presence.Diff{Joins: state{"a": metas(a2up)}, Leaves: state{"a": metas(a1)}},
-			want: state{"a": metas(a2up)},
+			want: state{"a": metas(inState(a2up))},
 			wantEvents: []presence.Event{
-				presence.Join{Key: "a", Current: metas(a1), New: metas(a2up)},
-				presence.Leave{Key: "a", Current: metas(a2up), Left: metas(a1)},
+				presence.Join{Key: "a", Current: metas(a1), New: metas(asJoined(a2up))},
+				presence.Leave{Key: "a", Current: metas(inState(a2up)), Left: metas(a1)},
 			},
 		},
 		{
 			name: "update of one device keeps the other",
 			cur:  state{"a": metas(a1, x1)},
 			diff: presence.Diff{Joins: state{"a": metas(a2up)}, Leaves: state{"a": metas(a1)}},
-			want: state{"a": metas(x1, a2up)},
+			want: state{"a": metas(x1, inState(a2up))},
 			wantEvents: []presence.Event{
-				presence.Join{Key: "a", Current: metas(a1, x1), New: metas(a2up)},
-				presence.Leave{Key: "a", Current: metas(x1, a2up), Left: metas(a1)},
+				presence.Join{Key: "a", Current: metas(a1, x1), New: metas(asJoined(a2up))},
+				presence.Leave{Key: "a", Current: metas(x1, inState(a2up)), Left: metas(a1)},
 			},
 		},
 		{
@@ -345,5 +346,45 @@ func TestSyncWithCollidingHashes(t *testing.T) {
 				t.Errorf("keys after SyncState mismatch (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// phx_ref_prev says which meta a join replaced; no meta of a state carries it, wherever it
+// was in the object and however its key was written. The Join event still says it.
+func TestStateKeepsNoPrevRef(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ meta, want string }{
+		{`{"phx_ref":"r","phx_ref_prev":"p","s":1}`, `{"phx_ref":"r","s":1}`},
+		{`{"phx_ref_prev":"p","phx_ref":"r"}`, `{"phx_ref":"r"}`},
+		{`{"s":{"phx_ref_prev":"nested"},"phx_ref":"r","phx_ref_prev":"p"}`, `{"s":{"phx_ref_prev":"nested"},"phx_ref":"r"}`},
+		{`{ "phx_ref" : "r" , "phx\u005fref_prev" : "p" , "n" : 1.50 }`, `{"phx_ref" : "r","n" : 1.50}`},
+		{`{"phx_ref":"r","phx_ref_prev":null}`, `{"phx_ref":"r"}`},
+		{`{"phx_ref":"r","note":"phx_ref_prev"}`, `{"phx_ref":"r","note":"phx_ref_prev"}`},
+	} {
+		for _, via := range []string{"state", "diff"} {
+			tr := presence.NewTracker()
+			var evs []presence.Event
+			var err error
+			if via == "state" {
+				evs, err = tr.HandleState([]byte(`{"k":{"metas":[` + tc.meta + `]}}`))
+			} else {
+				_, _ = tr.HandleState([]byte(`{}`))
+				evs, err = tr.HandleDiff([]byte(`{"joins":{"k":{"metas":[` + tc.meta + `]}}}`))
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := tr.State().Get("k")
+			if len(got) != 1 || string(got[0].Raw) != tc.want || got[0].PrevRef != "" {
+				t.Errorf("%s %s: state holds %+v; want Raw %s and no PrevRef", via, tc.meta, got, tc.want)
+			}
+			j := evs[0].(presence.Join)
+			if string(j.New[0].Raw) != tc.want {
+				t.Errorf("%s %s: Join.New Raw %s; want %s", via, tc.meta, j.New[0].Raw, tc.want)
+			}
+			if wantPrev := map[bool]string{true: "p", false: ""}[strings.Contains(tc.meta, `"p"`)]; j.New[0].PrevRef != wantPrev {
+				t.Errorf("%s %s: Join.New PrevRef %q; want %q", via, tc.meta, j.New[0].PrevRef, wantPrev)
+			}
+		}
 	}
 }

@@ -15,7 +15,10 @@
 //	{"op":"leave"}
 //	{"op":"quit"}
 //
-// Output, one JSON object per line:
+// Output, one JSON object per line. Everything that happens on the channel is read from one
+// ordered subscription (client.Channel.OnEvents), so its lines come out in the order the
+// server's frames arrived, whatever their kind; connection lines come from the socket's own
+// subscription.
 //
 //	{"kind":"connection","state":"connecting|open|closing|closed"}
 //	{"kind":"channel","state":"joining|joined|errored|leaving|closed","error":"…"}
@@ -24,12 +27,14 @@
 //	{"kind":"presence","event":"join","key":"k","current":[…],"new":[…]}
 //	{"kind":"presence","event":"leave","key":"k","current":[…],"left":[…]}
 //	{"kind":"presence","event":"sync","state":{"k":[…]}}
-//	{"kind":"postgres_changes","type":"INSERT","schema":"…","table":"…","commit_timestamp":"…","record":{…},"old_record":{…},"errors":null}
+//	{"kind":"postgres_changes","type":"INSERT","schema":"…","table":"…","commit_timestamp":"…","record":{…},"old_record":{…},"errors":null,"bindings":["INSERT:public.t",…]}
+//	{"kind":"postgres_changes","type":"GAP","since":"…","until":"…","last_commit":"…"}
 //	{"kind":"system","status":"…","extension":"…","message":"…"}
 //	{"kind":"ack","event":"e","status":"ok|error|timeout","id":"…","error":"…"}   (id: the stored message's, when the server persisted it)
 //	{"kind":"error","error":"…"}
 //
-// Numbers are printed exactly as received.
+// A change is printed once, however many -postgres bindings it matched; "bindings" lists them
+// as they were given on the command line. Numbers are printed exactly as received.
 //
 // With -postgres, the join waits until the changes are live (-pg-wait=false turns that off),
 // so "joined" means changes flow. With -replay-auto on a -private channel, every rejoin replays

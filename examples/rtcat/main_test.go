@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/go-supabase/realtime/pgchanges"
 	"github.com/go-supabase/realtime/testutil"
+	"github.com/go-supabase/realtime/transport"
 )
 
 func TestMain(m *testing.M) { testutil.VerifyTestMain(m) }
@@ -186,4 +189,78 @@ func TestPersistedBroadcastsAndReplay(t *testing.T) {
 	a.wait(t, `"payload":{"n":2}`)
 	a.quit(t)
 	b.quit(t)
+}
+
+// count waits until n lines contain want and returns the lines that do, in order.
+func (s *session) count(t *testing.T, want string, n int) []string {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		var got []string
+		s.mu.Lock()
+		for _, l := range s.lines {
+			if strings.Contains(l, want) {
+				got = append(got, l)
+			}
+		}
+		s.mu.Unlock()
+		if len(got) >= n {
+			return got
+		}
+		select {
+		case <-s.seen:
+		case <-deadline:
+			t.Fatalf("%d lines with %s; want %d", len(got), want, n)
+		}
+	}
+}
+
+// Broadcasts and the changes of two bindings, interleaved on the wire, are printed in exactly
+// that order, every time.
+func TestPrintsInWireOrder(t *testing.T) {
+	const events = 2000
+	for run := range 20 {
+		srv := testutil.NewServer(t)
+		srv.Start()
+		s := start(t, srv, "-postgres", "INSERT:public.items", "-postgres", "*:public.items:room=eq.1")
+		s.wait(t, `"kind":"channel","state":"joined"`)
+		conn := srv.Conns()[0]
+		r := rand.New(rand.NewPCG(uint64(run), 7))
+		var want []string
+		for i := range events {
+			if r.IntN(2) == 0 {
+				conn.Push(transport.Message{Topic: "realtime:room:lobby", Event: "broadcast", UserEvent: "m", Data: []byte(fmt.Sprintf(`{"i":%d}`, i))})
+				want = append(want, fmt.Sprintf(`{"kind":"broadcast","event":"m","payload":{"i":%d}}`, i))
+				continue
+			}
+			typ, room := []string{"INSERT", "UPDATE"}[r.IntN(2)], 1+r.IntN(2)
+			var matched []string
+			if typ == "INSERT" {
+				matched = append(matched, `"INSERT:public.items"`)
+			}
+			if room == 1 {
+				matched = append(matched, `"*:public.items:room=eq.1"`)
+			}
+			if len(matched) == 0 {
+				continue // the server sends nothing
+			}
+			srv.InjectChange(testutil.Change{Type: typ, Schema: "public", Table: "items",
+				Record:  json.RawMessage(fmt.Sprintf(`{"i":%d,"room":%d}`, i, room)),
+				Columns: []pgchanges.Column{{Name: "i", Type: "int8"}, {Name: "room", Type: "int4"}}, PrimaryKey: []string{"i"},
+				CommitTimestamp: "2026-08-21T10:15:30.123Z"})
+			want = append(want, fmt.Sprintf(`{"kind":"postgres_changes","type":%q,"schema":"public","table":"items","commit_timestamp":"2026-08-21T10:15:30.123Z","record":{"i":%d,"room":%d},"errors":null,"bindings":[%s]}`,
+				typ, i, room, strings.Join(matched, ",")))
+		}
+		got := s.count(t, `{"i":`, len(want))
+		if len(got) != len(want) {
+			t.Fatalf("run %d: %d lines; want %d", run, len(got), len(want))
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("run %d: line %d is\n%s\nwant\n%s", run, i, got[i], want[i])
+			}
+		}
+		s.quit(t)
+		srv.Close()
+	}
 }

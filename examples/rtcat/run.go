@@ -237,44 +237,30 @@ func runWith(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.
 	if o.replayAuto {
 		chOpts = append(chOpts, client.AutoReplay(0))
 	}
+	if o.presence {
+		chOpts = append(chOpts, client.PresenceEnabled(true))
+	}
+	if len(bindings) > 0 {
+		chOpts = append(chOpts, client.PostgresChanges(bindings...))
+	}
 	ch, err := rt.Channel(o.topic, chOpts...)
 	if err != nil {
 		fmt.Fprintln(stderr, "rtcat:", err)
 		return 2
 	}
 
-	// The printers end when their subscriptions close (Close ends them all).
+	// One printer: the socket's state changes, and everything that happens on the channel from
+	// one ordered subscription, so that lines come out in the order the frames arrived. It ends
+	// when both subscriptions close (Close ends them).
+	names := map[string]string{} // binding key → its -postgres flag
+	for i, b := range bindings {
+		names[b.Key()] = o.postgres[i]
+	}
+	p := channelPrinter{out: out, o: o, names: names}
+	p.events = strings.Split(o.broadcast, ",")
 	var wg sync.WaitGroup
-	printEach(&wg, rt.OnConnectionState(ctx).C(), func(sc client.StateChange) {
-		l := line("connection", "state", sc.New.String())
-		if sc.Err != nil {
-			l = l.with("error", sc.Err.Error())
-		}
-		out.print(l)
-	})
-	printEach(&wg, ch.OnState(ctx).C(), func(sc client.ChannelStateChange) {
-		l := line("channel", "state", sc.New.String())
-		if sc.Err != nil {
-			l = l.with("error", sc.Err.Error())
-		}
-		out.print(l)
-	})
-	for _, ev := range strings.Split(o.broadcast, ",") {
-		if ev = strings.TrimSpace(ev); ev != "" {
-			printEach(&wg, ch.OnBroadcast(ctx, ev).C(), func(b client.Broadcast) { out.print(broadcastLine(b)) })
-		}
-	}
-	if o.presence {
-		printEach(&wg, ch.OnPresence(ctx).C(), func(ev presence.Event) { out.print(presenceLine(ev)) })
-	}
-	for _, b := range bindings {
-		printEach(&wg, ch.OnPostgresChanges(ctx, b).C(), func(ev client.PostgresEvent) { out.print(postgresLine(ev)) })
-	}
-	if o.system {
-		printEach(&wg, ch.OnSystem(ctx).C(), func(s client.System) {
-			out.print(line("system", "status", s.Status, "extension", s.Extension, "message", s.Message))
-		})
-	}
+	conns, events := rt.OnConnectionState(ctx), ch.OnEvents(ctx)
+	wg.Go(func() { p.run(conns.C(), events.C()) })
 
 	// Join first: commands are read once the first join attempt has ended, so that a script
 	// piped in is not sent before the channel exists. A refused join is printed; the channel
@@ -331,15 +317,76 @@ loop:
 	return 0
 }
 
-// printEach prints every value of c on its own goroutine until c closes.
-func printEach[T any](wg *sync.WaitGroup, c <-chan T, fn func(T)) {
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for v := range c {
-			fn(v)
+// channelPrinter prints the lines of the socket and of the channel, keeping what the flags ask
+// for.
+type channelPrinter struct {
+	out    *printer
+	o      options
+	events []string          // broadcast events to print; "*" for all
+	names  map[string]string // binding key → its -postgres flag
+}
+
+// run prints until both conns and events are closed.
+func (p *channelPrinter) run(conns <-chan client.StateChange, events <-chan client.Event) {
+	for conns != nil || events != nil {
+		select {
+		case sc, ok := <-conns:
+			if !ok {
+				conns = nil
+				continue
+			}
+			l := line("connection", "state", sc.New.String())
+			if sc.Err != nil {
+				l = l.with("error", sc.Err.Error())
+			}
+			p.out.print(l)
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			if l := p.line(ev); l != nil {
+				p.out.print(l)
+			}
 		}
-	}()
+	}
+}
+
+// line returns the line of ev, or nil if the flags leave it out.
+func (p *channelPrinter) line(ev client.Event) obj {
+	switch e := ev.(type) {
+	case client.ChannelStateChange:
+		l := line("channel", "state", e.New.String())
+		if e.Err != nil {
+			l = l.with("error", e.Err.Error())
+		}
+		return l
+	case client.Broadcast:
+		for _, want := range p.events {
+			if want = strings.TrimSpace(want); want != "" && (e.Gap != nil || want == "*" || strings.EqualFold(want, e.Event)) {
+				return broadcastLine(e)
+			}
+		}
+	case client.PresenceEvent:
+		if p.o.presence {
+			return presenceLine(e.Event)
+		}
+	case client.PostgresEvent:
+		l := postgresLine(e)
+		if e.Gap == nil {
+			var matched []string
+			for _, b := range e.Bindings {
+				matched = append(matched, p.names[b.Key()])
+			}
+			l = l.with("bindings", matched)
+		}
+		return l
+	case client.System:
+		if p.o.system {
+			return line("system", "status", e.Status, "extension", e.Extension, "message", e.Message)
+		}
+	}
+	return nil
 }
 
 // handle runs one input command; it reports whether to quit.
