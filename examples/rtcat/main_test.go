@@ -115,17 +115,17 @@ func TestChatBetweenTwoRtcats(t *testing.T) {
 	b := start(t, srv, "-ack", "-broadcast", "hello")
 
 	a.wait(t, `"kind":"connection","state":"open"`)
-	a.wait(t, `"kind":"channel","state":"joined"`)
-	a.wait(t, `"kind":"system","status":"ok","extension":"postgres_changes","message":"Subscribed to PostgreSQL"`)
-	a.wait(t, `"kind":"presence","event":"join","key":"alice"`)
+	a.wait(t, `"kind":"channel","topic":"room:lobby","state":"joined"`)
+	a.wait(t, `"kind":"system","topic":"room:lobby","status":"ok","extension":"postgres_changes","message":"Subscribed to PostgreSQL"`)
+	a.wait(t, `"kind":"presence","topic":"room:lobby","event":"join","key":"alice"`)
 
 	b.send(t, `{"op":"broadcast","event":"hello","payload":{"n":9007199254740993,"f":1.50}}`)
-	b.wait(t, `{"kind":"ack","event":"hello","status":"ok"}`)
-	if got := a.wait(t, `"event":"hello"`); got != `{"kind":"broadcast","event":"hello","payload":{"n":9007199254740993,"f":1.50}}` {
+	b.wait(t, `{"kind":"ack","topic":"room:lobby","event":"hello","status":"ok"}`)
+	if got := a.wait(t, `"event":"hello"`); got != `{"kind":"broadcast","topic":"room:lobby","event":"hello","payload":{"n":9007199254740993,"f":1.50}}` {
 		t.Errorf("a printed %s", got)
 	}
 	a.send(t, `{"op":"broadcast","event":"self-note","payload":{}}`)
-	a.wait(t, `{"kind":"broadcast","event":"self-note","payload":{}}`)
+	a.wait(t, `{"kind":"broadcast","topic":"room:lobby","event":"self-note","payload":{}}`)
 
 	srv.InjectChange(testutil.Change{Type: "INSERT", Schema: "public", Table: "messages",
 		Record:  json.RawMessage(`{"id":9007199254740993,"room_id":42,"amount":12345678901234567890.123456789}`),
@@ -137,10 +137,10 @@ func TestChatBetweenTwoRtcats(t *testing.T) {
 	}
 
 	a.send(t, `{"op":"untrack"}`)
-	a.wait(t, `"kind":"presence","event":"leave","key":"alice"`)
+	a.wait(t, `"kind":"presence","topic":"room:lobby","event":"leave","key":"alice"`)
 	a.send(t, `{"op":"set_auth","token":"new-user-token"}`)
 	a.send(t, `{"op":"nonsense"}`)
-	a.wait(t, `"kind":"error","error":"unknown op`)
+	a.wait(t, `"kind":"error","topic":"room:lobby","error":"unknown op`)
 
 	// The server restarts (every socket drops): both come back and keep chatting.
 	srv.DropConnections()
@@ -150,7 +150,7 @@ func TestChatBetweenTwoRtcats(t *testing.T) {
 	a.wait(t, `"payload":{"again":true}`)
 
 	b.send(t, `{"op":"leave"}`)
-	b.wait(t, `"kind":"channel","state":"closed"`)
+	b.wait(t, `"kind":"channel","topic":"room:lobby","state":"closed"`)
 	a.quit(t)
 	b.quit(t)
 }
@@ -174,9 +174,9 @@ func TestPersistedBroadcastsAndReplay(t *testing.T) {
 	srv := testutil.NewServer(t, testutil.WithBroadcastPersistence())
 	srv.Start()
 	a := start(t, srv, "-private", "-replay-auto")
-	a.wait(t, `"kind":"channel","state":"joined"`)
+	a.wait(t, `"kind":"channel","topic":"room:lobby","state":"joined"`)
 	b := start(t, srv, "-private", "-ack")
-	b.wait(t, `"kind":"channel","state":"joined"`)
+	b.wait(t, `"kind":"channel","topic":"room:lobby","state":"joined"`)
 	b.send(t, `{"op":"broadcast","event":"note","payload":{"n":1}}`)
 	if got := b.wait(t, `"kind":"ack"`); !strings.Contains(got, `"status":"ok","id":"`) {
 		t.Errorf("ack line %s; want the stored message's id", got)
@@ -223,14 +223,14 @@ func TestPrintsInWireOrder(t *testing.T) {
 		srv := testutil.NewServer(t)
 		srv.Start()
 		s := start(t, srv, "-postgres", "INSERT:public.items", "-postgres", "*:public.items:room=eq.1")
-		s.wait(t, `"kind":"channel","state":"joined"`)
+		s.wait(t, `"kind":"channel","topic":"room:lobby","state":"joined"`)
 		conn := srv.Conns()[0]
 		r := rand.New(rand.NewPCG(uint64(run), 7))
 		var want []string
 		for i := range events {
 			if r.IntN(2) == 0 {
 				conn.Push(transport.Message{Topic: "realtime:room:lobby", Event: "broadcast", UserEvent: "m", Data: []byte(fmt.Sprintf(`{"i":%d}`, i))})
-				want = append(want, fmt.Sprintf(`{"kind":"broadcast","event":"m","payload":{"i":%d}}`, i))
+				want = append(want, fmt.Sprintf(`{"kind":"broadcast","topic":"room:lobby","event":"m","payload":{"i":%d}}`, i))
 				continue
 			}
 			typ, room := []string{"INSERT", "UPDATE"}[r.IntN(2)], 1+r.IntN(2)
@@ -248,7 +248,7 @@ func TestPrintsInWireOrder(t *testing.T) {
 				Record:  json.RawMessage(fmt.Sprintf(`{"i":%d,"room":%d}`, i, room)),
 				Columns: []pgchanges.Column{{Name: "i", Type: "int8"}, {Name: "room", Type: "int4"}}, PrimaryKey: []string{"i"},
 				CommitTimestamp: "2026-08-21T10:15:30.123Z"})
-			want = append(want, fmt.Sprintf(`{"kind":"postgres_changes","type":%q,"schema":"public","table":"items","commit_timestamp":"2026-08-21T10:15:30.123Z","record":{"i":%d,"room":%d},"errors":null,"bindings":[%s]}`,
+			want = append(want, fmt.Sprintf(`{"kind":"postgres_changes","topic":"room:lobby","type":%q,"schema":"public","table":"items","commit_timestamp":"2026-08-21T10:15:30.123Z","record":{"i":%d,"room":%d},"errors":null,"bindings":[%s]}`,
 				typ, i, room, strings.Join(matched, ",")))
 		}
 		got := s.count(t, `{"i":`, len(want))
@@ -263,4 +263,33 @@ func TestPrintsInWireOrder(t *testing.T) {
 		s.quit(t)
 		srv.Close()
 	}
+}
+
+// With 150 -topic flags against a server that takes 100 channels per socket, rtcat joins all
+// 150 (on two sockets), every line names its topic, and a command goes to the channel it names.
+func TestManyTopics(t *testing.T) {
+	srv := testutil.NewServer(t, testutil.WithMaxChannelsPerClient(100))
+	srv.Start()
+	var args []string
+	for i := range 150 {
+		args = append(args, "-topic", fmt.Sprintf("room:%d", i))
+	}
+	s := start(t, srv, append(args, "-self")...)
+	joined := s.count(t, `"state":"joined"`, 150)
+	seen := map[string]bool{}
+	for _, l := range joined {
+		var v struct{ Kind, Topic string }
+		if err := json.Unmarshal([]byte(l), &v); err != nil || v.Kind != "channel" || v.Topic == "" {
+			t.Fatalf("line %s: want a channel line naming its topic", l)
+		}
+		seen[v.Topic] = true
+	}
+	if len(seen) != 150 {
+		t.Errorf("%d distinct topics joined; want 150", len(seen))
+	}
+	s.send(t, `{"op":"broadcast","topic":"room:149","event":"here","payload":{}}`)
+	s.wait(t, `{"kind":"broadcast","topic":"room:149","event":"here","payload":{}}`)
+	s.send(t, `{"op":"broadcast","topic":"nowhere","event":"x"}`)
+	s.wait(t, `no channel \"nowhere\"`)
+	s.quit(t)
 }

@@ -23,18 +23,19 @@ import (
 
 // options are rtcat's flags.
 type options struct {
-	url, key, token, topic, vsn string
-	private, self, ack          bool
-	pgWait, replayAuto          bool
-	broadcast                   string
-	presence                    bool
-	presenceKey, track          string
-	postgres                    []string
-	system                      bool
-	heartbeat, timeout          time.Duration
-	shutdownTimeout             time.Duration
-	extra                       []client.Option // tests only
-	onReady                     func()          // tests only
+	url, key, token, vsn string
+	topics               []string
+	private, self, ack   bool
+	pgWait, replayAuto   bool
+	broadcast            string
+	presence             bool
+	presenceKey, track   string
+	postgres             []string
+	system               bool
+	heartbeat, timeout   time.Duration
+	shutdownTimeout      time.Duration
+	extra                []client.Option // tests only
+	onReady              func()          // tests only
 }
 
 type multiFlag []string
@@ -49,7 +50,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.url, "url", os.Getenv("SUPABASE_URL"), "project URL (https://<ref>.supabase.co) or Realtime endpoint (ws://host/realtime/v1); empty: start an embedded fake server")
 	fs.StringVar(&o.key, "key", os.Getenv("SUPABASE_KEY"), "API key")
 	fs.StringVar(&o.token, "token", "", "user access token (JWT) for the channel")
-	fs.StringVar(&o.topic, "topic", "room:lobby", "channel topic")
+	var topics multiFlag
+	fs.Var(&topics, "topic", "channel topic (repeatable: one channel each, same options; default room:lobby)")
 	fs.StringVar(&o.vsn, "vsn", "2.0.0", "protocol version: 1.0.0 or 2.0.0")
 	fs.BoolVar(&o.private, "private", false, "join a private channel")
 	fs.BoolVar(&o.self, "self", false, "receive my own broadcasts")
@@ -72,12 +74,26 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	o.postgres = pg
+	o.topics = topics
+	if len(o.topics) == 0 {
+		o.topics = []string{"room:lobby"}
+	}
+	seen := map[string]bool{}
+	for _, t := range o.topics {
+		if seen[subtopic(t)] {
+			return o, fmt.Errorf("-topic %q given twice", t)
+		}
+		seen[subtopic(t)] = true
+	}
 	if o.track != "" && !json.Valid([]byte(o.track)) {
 		return o, errors.New("-track is not valid JSON")
 	}
 	o.shutdownTimeout = 5 * time.Second
 	return o, nil
 }
+
+// subtopic is a topic without its "realtime:" prefix: how rtcat names channels in its lines.
+func subtopic(t string) string { return strings.TrimPrefix(t, "realtime:") }
 
 // parseBinding reads EVENT:schema.table[:filter].
 func parseBinding(s string) (pgchanges.Binding, error) {
@@ -138,14 +154,15 @@ func (o obj) MarshalJSON() ([]byte, error) {
 
 // printer writes one JSON object per line; it is safe for concurrent use.
 type printer struct {
-	mu  sync.Mutex
-	enc *json.Encoder
+	mu    *sync.Mutex
+	enc   *json.Encoder
+	topic string // the channel the lines are about, or ""
 }
 
 func newPrinter(w io.Writer) *printer {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	return &printer{enc: enc}
+	return &printer{mu: new(sync.Mutex), enc: enc}
 }
 
 func (p *printer) print(v any) {
@@ -154,11 +171,23 @@ func (p *printer) print(v any) {
 	_ = p.enc.Encode(v)
 }
 
-func (p *printer) error(err error) { p.print(line("error", "error", err.Error())) }
+func (p *printer) error(err error) { p.print(p.line("error", "error", err.Error())) }
+
+// about returns a printer whose lines say the channel they are about.
+func (p *printer) about(topic string) *printer { return &printer{mu: p.mu, enc: p.enc, topic: topic} }
+
+// line starts a line, with the printer's topic if it has one.
+func (p *printer) line(kind string, kvs ...any) obj {
+	if p.topic != "" {
+		kvs = append([]any{"topic", p.topic}, kvs...)
+	}
+	return line(kind, kvs...)
+}
 
 // command is one line of standard input.
 type command struct {
 	Op      string          `json:"op"`
+	Topic   string          `json:"topic"`
 	Event   string          `json:"event"`
 	Payload json.RawMessage `json:"payload"`
 	Token   string          `json:"token"`
@@ -187,7 +216,7 @@ func runWith(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.
 			o.key = "rtcat-local-key"
 		}
 		fmt.Fprintf(stderr, "rtcat: no -url or $SUPABASE_URL: started an embedded fake Realtime server at %s\n", o.url)
-		fmt.Fprintf(stderr, "rtcat: join it from another terminal: go run ./examples/rtcat -url %s -topic %s\n", o.url, o.topic)
+		fmt.Fprintf(stderr, "rtcat: join it from another terminal: go run ./examples/rtcat -url %s -topic %s\n", o.url, o.topics[0])
 	}
 	if o.key == "" {
 		fmt.Fprintln(stderr, "rtcat: no API key: set -key or $SUPABASE_KEY")
@@ -243,15 +272,20 @@ func runWith(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.
 	if len(bindings) > 0 {
 		chOpts = append(chOpts, client.PostgresChanges(bindings...))
 	}
-	ch, err := rt.Channel(o.topic, chOpts...)
-	if err != nil {
-		fmt.Fprintln(stderr, "rtcat:", err)
-		return 2
+	chans := make(map[string]*client.Channel, len(o.topics)) // by subtopic
+	for _, t := range o.topics {
+		ch, err := rt.Channel(t, chOpts...)
+		if err != nil {
+			fmt.Fprintln(stderr, "rtcat:", err)
+			return 2
+		}
+		chans[subtopic(t)] = ch
 	}
 
-	// One printer: the socket's state changes, and everything that happens on the channel from
-	// one ordered subscription, so that lines come out in the order the frames arrived. It ends
-	// when both subscriptions close (Close ends them).
+	// One printer: the sockets' state changes, and everything that happens on the channels from
+	// one ordered subscription, so that lines come out in the order the frames arrived (per
+	// socket: more than 100 channels take several). It ends when both subscriptions close
+	// (Close ends them).
 	names := map[string]string{} // binding key → its -postgres flag
 	for i, b := range bindings {
 		names[b.Key()] = o.postgres[i]
@@ -259,21 +293,29 @@ func runWith(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.
 	p := channelPrinter{out: out, o: o, names: names}
 	p.events = strings.Split(o.broadcast, ",")
 	var wg sync.WaitGroup
-	conns, events := rt.OnConnectionState(ctx), ch.OnEvents(ctx)
+	conns, events := rt.OnConnectionState(ctx), rt.OnEventsOf(ctx, o.topics)
 	wg.Go(func() { p.run(conns.C(), events.C()) })
 
-	// Join first: commands are read once the first join attempt has ended, so that a script
-	// piped in is not sent before the channel exists. A refused join is printed; the channel
-	// keeps retrying on its own.
-	if err := ch.Subscribe(ctx); err != nil {
-		if ctx.Err() != nil {
-			return 0
-		}
-		out.error(err)
-	} else if o.track != "" {
-		if err := ch.Track(ctx, json.RawMessage(o.track)); err != nil {
-			out.error(err)
-		}
+	// Join first: commands are read once every channel's first join attempt has ended, so that
+	// a script piped in is not sent before the channels exist. A refused join is printed; the
+	// channel keeps retrying on its own.
+	var joins sync.WaitGroup
+	for name, ch := range chans {
+		joins.Go(func() {
+			if err := ch.Subscribe(ctx); err != nil {
+				if ctx.Err() == nil {
+					out.print(line("error", "topic", name, "error", err.Error()))
+				}
+			} else if o.track != "" {
+				if err := ch.Track(ctx, json.RawMessage(o.track)); err != nil {
+					out.print(line("error", "topic", name, "error", err.Error()))
+				}
+			}
+		})
+	}
+	joins.Wait()
+	if ctx.Err() != nil {
+		return 0
 	}
 	if o.onReady != nil {
 		o.onReady()
@@ -305,7 +347,7 @@ loop:
 			if strings.TrimSpace(input) == "" {
 				continue
 			}
-			if quit := handle(ctx, rt, ch, o.ack, out, input); quit {
+			if quit := handle(ctx, rt, chans, subtopic(o.topics[0]), o.ack, out, input); quit {
 				break loop
 			}
 		}
@@ -352,8 +394,19 @@ func (p *channelPrinter) run(conns <-chan client.StateChange, events <-chan clie
 	}
 }
 
-// line returns the line of ev, or nil if the flags leave it out.
+// line returns the line of ev, with the subtopic of its channel, or nil if the flags leave it
+// out.
 func (p *channelPrinter) line(ev client.Event) obj {
+	l := p.kindLine(ev)
+	if l == nil {
+		return nil
+	}
+	// "topic" goes right after "kind".
+	return append(obj{l[0], {"topic", subtopic(ev.Origin().Topic)}}, l[1:]...)
+}
+
+// kindLine returns the line of ev without its topic, or nil.
+func (p *channelPrinter) kindLine(ev client.Event) obj {
 	switch e := ev.(type) {
 	case client.ChannelStateChange:
 		l := line("channel", "state", e.New.String())
@@ -389,13 +442,24 @@ func (p *channelPrinter) line(ev client.Event) obj {
 	return nil
 }
 
-// handle runs one input command; it reports whether to quit.
-func handle(ctx context.Context, rt *client.Client, ch *client.Channel, ack bool, out *printer, input string) bool {
+// handle runs one input command on the channel of its "topic" (the first channel without one);
+// it reports whether to quit.
+func handle(ctx context.Context, rt *client.Client, chans map[string]*client.Channel, first string, ack bool, out *printer, input string) bool {
 	var cmd command
 	if err := json.Unmarshal([]byte(input), &cmd); err != nil {
 		out.error(fmt.Errorf("input is not a JSON object: %v", err))
 		return false
 	}
+	name := first
+	if cmd.Topic != "" {
+		name = subtopic(cmd.Topic)
+	}
+	ch := chans[name]
+	if ch == nil {
+		out.error(fmt.Errorf("no channel %q: rtcat joined %d channel(s) given by -topic", cmd.Topic, len(chans)))
+		return false
+	}
+	out = out.about(name)
 	switch cmd.Op {
 	case "broadcast":
 		payload := cmd.Payload
@@ -405,13 +469,13 @@ func handle(ctx context.Context, rt *client.Client, ch *client.Channel, ack bool
 		id, err := broadcast(ctx, ch, ack, cmd.Event, payload)
 		switch {
 		case errors.Is(err, client.ErrTimeout):
-			out.print(line("ack", "event", cmd.Event, "status", "timeout", "error", err.Error()))
+			out.print(out.line("ack", "event", cmd.Event, "status", "timeout", "error", err.Error()))
 		case err != nil:
-			out.print(line("ack", "event", cmd.Event, "status", "error", "error", err.Error()))
+			out.print(out.line("ack", "event", cmd.Event, "status", "error", "error", err.Error()))
 		case id != "":
-			out.print(line("ack", "event", cmd.Event, "status", "ok", "id", id))
+			out.print(out.line("ack", "event", cmd.Event, "status", "ok", "id", id))
 		default:
-			out.print(line("ack", "event", cmd.Event, "status", "ok"))
+			out.print(out.line("ack", "event", cmd.Event, "status", "ok"))
 		}
 	case "track":
 		if err := ch.Track(ctx, cmd.Payload); err != nil {
