@@ -63,8 +63,14 @@
 // like a string. The package never modifies a value it was given or one it handed out; values
 // passed to [SyncState] and [SyncDiff] are copied.
 //
-// # Malformed input
+// # Malformed input and bounds
 //
 // The parsers and the [Tracker] accept arbitrary bytes: invalid input returns an error wrapping
 // [ErrMalformed] and never panics. A meta must be a JSON object with a string phx_ref.
+//
+// A Tracker can be bounded ([Tracker.SetLimits], [Limits]): members beyond the bounds are
+// refused, and so are members whose key is not valid UTF-8 (the parsers, like encoding/json,
+// replace such bytes with U+FFFD; the Tracker refuses them instead, so that two keys never
+// merge into one). The rest of the message applies, and a [*RefusedError] says what was left
+// out.
 package presence

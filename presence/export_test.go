@@ -56,6 +56,11 @@ func (m pmap) check() error {
 	if len(keys) != m.size {
 		return fmt.Errorf("size %d, but %d keys in the trie", m.size, len(keys))
 	}
+	metas := 0
+	m.all(func(_ string, ms []Meta) bool { metas += len(ms); return true })
+	if metas != m.metas {
+		return fmt.Errorf("%d metas counted, but %d in the trie", m.metas, metas)
+	}
 	return nil
 }
 

@@ -64,9 +64,10 @@ type node struct {
 
 // pmap is a persistent map from key to metas. The zero pmap is empty and uses the default hash.
 type pmap struct {
-	root *node
-	size int
-	hash hashFunc
+	root  *node
+	size  int
+	metas int // the metas of every key together
+	hash  hashFunc
 }
 
 // hashOf hashes key with the map's hash function.
@@ -139,8 +140,9 @@ func (n *node) all(yield func(string, []Meta) bool) bool {
 
 // builder applies a batch of updates to a pmap.
 type builder struct {
-	m  pmap
-	ed *edit
+	m   pmap
+	ed  *edit
+	old int // the number of metas of the leaf the last insert or remove replaced or removed
 }
 
 // newBuilder starts a batch of updates on m. m itself is never modified.
@@ -173,10 +175,12 @@ func (b *builder) set(key string, val []Meta) {
 		b.m.root = &node{edit: b.ed}
 	}
 	added := false
+	b.old = 0
 	b.m.root = b.insert(b.m.root, 0, lf, &added)
 	if added {
 		b.m.size++
 	}
+	b.m.metas += len(val) - b.old
 }
 
 // insert puts lf into the subtree n whose level starts at bit shift, and returns the subtree's
@@ -187,6 +191,7 @@ func (b *builder) insert(n *node, shift uint, lf *leaf, added *bool) *node {
 			n = b.own(n)
 			for i := range n.slots {
 				if n.slots[i].leaf.key == lf.key {
+					b.old = len(n.slots[i].leaf.val)
 					n.slots[i].leaf = lf
 					return n
 				}
@@ -220,6 +225,7 @@ func (b *builder) insert(n *node, shift uint, lf *leaf, added *bool) *node {
 	}
 	n = b.own(n)
 	if s.leaf.hash == lf.hash && s.leaf.key == lf.key {
+		b.old = len(s.leaf.val)
 		n.slots[idx].leaf = lf
 		return n
 	}
@@ -251,11 +257,13 @@ func (b *builder) delete(key string) {
 		return
 	}
 	removed := false
+	b.old = 0
 	root := b.remove(b.m.root, 0, b.m.hashOf(key), key, &removed)
 	if !removed {
 		return
 	}
 	b.m.size--
+	b.m.metas -= b.old
 	b.m.root = root // nil once the last key is gone
 }
 
@@ -268,6 +276,7 @@ func (b *builder) remove(n *node, shift uint, h uint64, key string, removed *boo
 				continue
 			}
 			*removed = true
+			b.old = len(s.leaf.val)
 			if len(n.slots) == 1 {
 				return nil
 			}
@@ -304,6 +313,7 @@ func (b *builder) remove(n *node, shift uint, h uint64, key string, removed *boo
 		return n
 	}
 	*removed = true
+	b.old = len(s.leaf.val)
 	return b.dropSlot(n, idx, bit)
 }
 

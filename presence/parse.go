@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/go-supabase/realtime/internal/jsonscan"
 )
 
 // Diff is a presence_diff: the metas that joined and the metas that left, by key.
@@ -26,7 +28,7 @@ func ParseState(payload []byte) (map[string][]Meta, error) {
 	if err != nil {
 		return nil, err
 	}
-	return parseEntries(v, "presence_state")
+	return parseEntries(v, "presence_state", nil)
 }
 
 // ParseDiff parses the payload of a presence_diff message: {"joins":{…},"leaves":{…}}, each side
@@ -36,6 +38,21 @@ func ParseState(payload []byte) (map[string][]Meta, error) {
 // Each Meta's Raw is a copy of the meta's bytes, so payload may be reused afterwards. Errors wrap
 // [ErrMalformed]; malformed input never panics.
 func ParseDiff(payload []byte) (Diff, error) {
+	return parseDiff(payload, nil, nil)
+}
+
+// parseState is ParseState within the budget b (nil for none).
+func parseState(payload []byte, b *bound) (map[string][]Meta, error) {
+	v, err := topObject(payload, "presence_state")
+	if err != nil {
+		return nil, err
+	}
+	return parseEntries(v, "presence_state", b)
+}
+
+// parseDiff is ParseDiff with the joins within the budget bj and the leaves within bl (nil
+// for none).
+func parseDiff(payload []byte, bj, bl *bound) (Diff, error) {
 	v, err := topObject(payload, "presence_diff")
 	if err != nil {
 		return Diff{}, err
@@ -53,10 +70,10 @@ func ParseDiff(payload []byte) (Diff, error) {
 		return Diff{}, malformed("presence_diff: %v", err)
 	}
 	var d Diff
-	if d.Joins, err = parseSide(joins, "presence_diff: joins"); err != nil {
+	if d.Joins, err = parseSide(joins, "presence_diff: joins", bj); err != nil {
 		return Diff{}, err
 	}
-	if d.Leaves, err = parseSide(leaves, "presence_diff: leaves"); err != nil {
+	if d.Leaves, err = parseSide(leaves, "presence_diff: leaves", bl); err != nil {
 		return Diff{}, err
 	}
 	return d, nil
@@ -76,25 +93,53 @@ func topObject(payload []byte, where string) ([]byte, error) {
 }
 
 // parseSide parses the joins or leaves of a diff; absent (nil) or null is empty.
-func parseSide(v []byte, where string) (map[string][]Meta, error) {
+func parseSide(v []byte, where string, b *bound) (map[string][]Meta, error) {
 	if v == nil || string(v) == "null" {
 		return map[string][]Meta{}, nil
 	}
 	if v[0] != '{' {
 		return nil, malformed("%s: not a JSON object", where)
 	}
-	return parseEntries(v, where)
+	return parseEntries(v, where, b)
 }
 
-// parseEntries parses an object of key → {"metas":[…]}.
-func parseEntries(v []byte, where string) (map[string][]Meta, error) {
+// parseEntries parses an object of key → {"metas":[…]}. With a budget b, it keeps only the
+// members that fit in it and whose key is valid UTF-8, and counts the others in b.refused; what
+// it does not keep it only checks, so that a payload of any size costs memory in proportion to
+// the budget.
+func parseEntries(v []byte, where string, b *bound) (map[string][]Meta, error) {
 	out := make(map[string][]Meta)
-	err := forEachMember(v, func(key string, val []byte) error {
-		metas, err := parseEntry(val)
-		if err != nil {
-			return fmt.Errorf("key %q: %w", key, err)
+	err := forEachRawMember(v, func(raw []byte, val []byte) error {
+		limit := -1
+		invalid := false
+		if b != nil {
+			if invalid = !validKey(raw); invalid {
+				limit = 0
+			} else if b.metas >= 0 {
+				limit = b.metas
+			}
+			if b.members == 0 {
+				limit = 0
+			}
 		}
-		out[key] = metas
+		metas, n, err := parseEntry(val, limit)
+		if err != nil {
+			return fmt.Errorf("key %q: %w", memberKey(raw), err)
+		}
+		switch {
+		case b == nil:
+		case invalid:
+			b.refused.invalid++
+			return nil
+		case n == 0: // an empty entry counts as absent
+		case metas == nil || !b.fits(n):
+			b.refused.members++
+			b.refused.metas += n
+			return nil
+		default:
+			b.take(n)
+		}
+		out[memberKey(raw)] = metas
 		return nil
 	})
 	if err != nil {
@@ -103,10 +148,11 @@ func parseEntries(v []byte, where string) (map[string][]Meta, error) {
 	return out, nil
 }
 
-// parseEntry parses {"metas":[…]}.
-func parseEntry(v []byte) ([]Meta, error) {
+// parseEntry parses {"metas":[…]} and returns the metas and their number. With limit >= 0 it
+// keeps at most limit metas: past them it only checks the rest and returns nil metas.
+func parseEntry(v []byte, limit int) ([]Meta, int, error) {
 	if v[0] != '{' {
-		return nil, errors.New("entry is not a JSON object")
+		return nil, 0, errors.New("entry is not a JSON object")
 	}
 	var list []byte
 	if err := forEachMember(v, func(key string, val []byte) error {
@@ -115,16 +161,25 @@ func parseEntry(v []byte) ([]Meta, error) {
 		}
 		return nil
 	}); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if list == nil {
-		return nil, errors.New(`entry has no "metas"`)
+		return nil, 0, errors.New(`entry has no "metas"`)
 	}
 	if list[0] != '[' {
-		return nil, errors.New(`"metas" is not a JSON array`)
+		return nil, 0, errors.New(`"metas" is not a JSON array`)
 	}
 	metas := []Meta{}
+	n := 0
 	err := forEachElement(list, func(i int, val []byte) error {
+		n++
+		if limit >= 0 && n > limit {
+			metas = nil // over the limit: check the rest without keeping it
+			if err := checkRawMeta(val); err != nil {
+				return fmt.Errorf("meta %d: %w", i, err)
+			}
+			return nil
+		}
 		m, err := parseMeta(val)
 		if err != nil {
 			return fmt.Errorf("meta %d: %w", i, err)
@@ -133,9 +188,9 @@ func parseEntry(v []byte) ([]Meta, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return metas, nil
+	return metas, n, nil
 }
 
 // parseMeta parses one meta object; Raw is a copy of v.
@@ -166,6 +221,37 @@ func scanMeta(v []byte) (Meta, error) {
 		return Meta{}, err
 	}
 	return metaFields(ref, prev)
+}
+
+// checkRawMeta checks the meta object v like scanMeta, without decoding or keeping anything.
+func checkRawMeta(v []byte) error {
+	if v[0] != '{' {
+		return errors.New("not a JSON object")
+	}
+	var ref, prev []byte
+	if err := jsonscan.ValidMembers(v, func(key, val []byte) error {
+		if len(val) == 0 {
+			return errEmpty
+		}
+		switch string(key) {
+		case "phx_ref":
+			ref = val
+		case "phx_ref_prev":
+			prev = val
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	switch {
+	case ref == nil:
+		return errors.New("no phx_ref")
+	case ref[0] != '"':
+		return errors.New("phx_ref is not a string")
+	case prev != nil && string(prev) != "null" && prev[0] != '"':
+		return errors.New("phx_ref_prev is not a string")
+	}
+	return nil
 }
 
 // metaFields decodes the raw phx_ref (required, a string) and phx_ref_prev (optional, a string

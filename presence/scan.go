@@ -55,6 +55,20 @@ func forEachMember(v []byte, fn func(key string, val []byte) error) error {
 	})
 }
 
+// forEachRawMember is forEachMember with each key as it is in v, without quotes and with its
+// escapes (memberKey decodes it).
+func forEachRawMember(v []byte, fn func(raw []byte, val []byte) error) error {
+	if len(v) == 0 || v[0] != '{' {
+		return errors.New("not a JSON object")
+	}
+	return jsonscan.ValidMembers(v, func(key, val []byte) error {
+		if len(val) == 0 {
+			return errEmpty
+		}
+		return fn(key, val)
+	})
+}
+
 // forEachElement calls fn with the index and the raw value of each element of the JSON array v,
 // in order, and stops at the first error. v starts with '['.
 func forEachElement(v []byte, fn func(i int, val []byte) error) error {

@@ -19,6 +19,9 @@ type State struct {
 // Len returns the number of keys present.
 func (s State) Len() int { return s.m.size }
 
+// Metas returns the number of metas of every key together.
+func (s State) Metas() int { return s.m.metas }
+
 // Get returns the metas of key, in state order, or nil if the key is absent. The slice is a
 // copy that the caller may modify.
 func (s State) Get(key string) []Meta {

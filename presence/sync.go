@@ -59,7 +59,7 @@ func (Sync) isPresenceEvent()  {}
 // included, so next may be reused.
 func SyncState(cur State, next map[string][]Meta) (State, []Event) {
 	b := newBuilder(cur.m)
-	events := applyDiff(b, stateDiff(cur.m, next), true, nil)
+	events := applyDiff(b, stateDiff(cur.m, next), true, nil, nil)
 	return State{b.finish()}, events
 }
 
@@ -85,7 +85,7 @@ func SyncState(cur State, next map[string][]Meta) (State, []Event) {
 // The metas of d are copied, Raw included, so d may be reused.
 func SyncDiff(cur State, d Diff) (State, []Event) {
 	b := newBuilder(cur.m)
-	events := applyDiff(b, d, true, nil)
+	events := applyDiff(b, d, true, nil, nil)
 	return State{b.finish()}, events
 }
 
@@ -141,15 +141,59 @@ func stateDiff(cur pmap, next map[string][]Meta) Diff {
 	return d
 }
 
+// capper keeps a batch within a tracker's Limits and counts the joins it refuses.
+type capper struct {
+	lim     Limits
+	refused refusals
+}
+
+// credit returns how many metas and keys of the batch b the leaves of d will remove: the joins
+// of d may take the state that much beyond the limits, since the leaves, applied after them,
+// bring it back. Joins never remove a meta that is present, so the credit is never too large.
+func credit(b *builder, d Diff) (metas, keys int) {
+	for key, left := range d.Leaves {
+		cur, ok := b.get(key)
+		if !ok || len(left) == 0 {
+			continue
+		}
+		refs := newRefSet(left)
+		n := 0
+		for _, m := range cur {
+			if refs.has(m.Ref) {
+				n++
+			}
+		}
+		metas += n
+		if n == len(cur) && len(d.Joins[key]) == 0 {
+			keys++
+		}
+	}
+	return metas, keys
+}
+
+// over reports whether a join that adds newKey keys and added metas to the batch b would take
+// it beyond the limits, counting the credit of the leaves to come.
+func (c *capper) over(b *builder, newKey, added, metaCredit, keyCredit int) bool {
+	return (c.lim.MaxMembers > 0 && b.m.size+newKey > c.lim.MaxMembers+keyCredit) ||
+		(c.lim.MaxMetas > 0 && b.m.metas+added > c.lim.MaxMetas+metaCredit)
+}
+
 // applyDiff applies d to the batch b as syncDiff does, appends the events to events and returns
-// them. With clone set, joined metas get their own copy of Raw.
-func applyDiff(b *builder, d Diff, clone bool, events []Event) []Event {
+// them. With clone set, joined metas get their own copy of Raw. With c set, a join that would
+// take the state beyond c's limits is left out and counted.
+func applyDiff(b *builder, d Diff, clone bool, events []Event, c *capper) []Event {
+	var metaCredit, keyCredit int
+	if c != nil && (c.lim.MaxMembers > 0 || c.lim.MaxMetas > 0) {
+		metaCredit, keyCredit = credit(b, d)
+	} else {
+		c = nil
+	}
 	for _, key := range sortedKeys(d.Joins) {
 		joined := d.Joins[key]
 		if len(joined) == 0 {
 			continue
 		}
-		cur, _ := b.get(key)
+		cur, present := b.get(key)
 		joinedRefs, curRefs := newRefSet(joined), newRefSet(cur)
 		// One allocation holds the key's new metas (the current ones not joined again, then
 		// the joined ones, each Ref once) and, after them, the event's New.
@@ -202,6 +246,17 @@ func applyDiff(b *builder, d Diff, clone bool, events []Event) []Event {
 					m.PrevRef = prevRefOf(joined, m.Ref)
 				}
 				added = append(added, m)
+			}
+		}
+		if c != nil {
+			newKey := 0
+			if !present {
+				newKey = 1
+			}
+			if c.over(b, newKey, len(added), metaCredit, keyCredit) {
+				c.refused.members++
+				c.refused.metas += len(added)
+				continue
 			}
 		}
 		b.set(key, next)

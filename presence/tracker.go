@@ -4,7 +4,9 @@ package presence
 // a presence_state. When a diff arrives with the buffer full, the oldest half is discarded: the
 // presence_state that ends the wait is computed after them, so only the newest diffs can hold
 // anything it lacks. Without a bound, a channel whose presence_state never comes (a public
-// channel joined with presence disabled still receives every diff) would buffer forever.
+// channel joined with presence disabled still receives every diff) would buffer forever. With
+// [Limits], the buffered diffs also hold at most twice MaxMetas metas together; past that the
+// oldest half is discarded the same way.
 const MaxPendingDiffs = 10_000
 
 // Tracker is the presence state machine of one channel: it turns the channel's presence_state
@@ -18,10 +20,19 @@ const MaxPendingDiffs = 10_000
 // A Tracker is not safe for concurrent use; the States it returns are. The zero Tracker is
 // ready to use and equivalent to one returned by NewTracker.
 type Tracker struct {
-	state   State
-	synced  bool
-	pending []Diff
+	state        State
+	synced       bool
+	pending      []Diff
+	pendingMetas int // the metas of the pending diffs, joins and leaves
+	limits       Limits
 }
+
+// SetLimits bounds the tracker's state from the next message on (see [Limits]); the zero
+// Limits, the default, bounds nothing. It does not trim a state already beyond the new bounds.
+func (t *Tracker) SetLimits(l Limits) { t.limits = l }
+
+// Limits returns the tracker's bounds.
+func (t *Tracker) Limits() Limits { return t.limits }
 
 // NewTracker returns a pending Tracker with an empty state.
 func NewTracker() *Tracker { return &Tracker{} }
@@ -34,6 +45,7 @@ func (t *Tracker) Reset() {
 	t.synced = false
 	clear(t.pending)
 	t.pending = nil
+	t.pendingMetas = 0
 }
 
 // HandleState handles a presence_state payload. It syncs the state with it (see [SyncState]),
@@ -41,23 +53,30 @@ func (t *Tracker) Reset() {
 // returns the events: every Join and Leave, then one [Sync].
 //
 // A malformed payload leaves the tracker unchanged and returns an error wrapping
-// [ErrMalformed].
+// [ErrMalformed]. When the tracker left part of the message out (members beyond its [Limits],
+// keys that are not valid UTF-8), it applies the rest and returns its events together with a
+// [*RefusedError], which wraps [ErrRefused].
 func (t *Tracker) HandleState(payload []byte) ([]Event, error) {
-	next, err := ParseState(payload)
+	pb := newBound(t.limits)
+	next, err := parseState(payload, pb)
 	if err != nil {
 		return nil, err
 	}
 	b := newBuilder(t.state.m)
+	c := &capper{lim: t.limits}
 	// The parsed metas are fresh and owned here, so they are stored without copying.
-	events := applyDiff(b, stateDiff(t.state.m, next), false, nil)
+	events := applyDiff(b, stateDiff(t.state.m, next), false, nil, c)
 	for _, d := range t.pending {
-		events = applyDiff(b, d, false, events)
+		events = applyDiff(b, d, false, events, c)
 	}
 	clear(t.pending)
 	t.pending = t.pending[:0]
+	t.pendingMetas = 0
 	t.state = State{b.finish()}
 	t.synced = true
-	return append(events, Sync{State: t.state}), nil
+	refused := pb.refused
+	refused.add(c.refused)
+	return append(events, Sync{State: t.state}), refused.err(t.limits)
 }
 
 // HandleDiff handles a presence_diff payload. While the tracker is pending it buffers the diff
@@ -65,25 +84,57 @@ func (t *Tracker) HandleState(payload []byte) ([]Event, error) {
 // and returns its Join and Leave events followed by one [Sync].
 //
 // A malformed payload leaves the tracker unchanged and returns an error wrapping
-// [ErrMalformed].
+// [ErrMalformed]. What the tracker leaves out is reported as by HandleState, with a
+// [*RefusedError]; for a buffered diff, the joins that the limits refuse are only known, and
+// reported, once the presence_state comes.
 func (t *Tracker) HandleDiff(payload []byte) ([]Event, error) {
-	d, err := ParseDiff(payload)
+	bj, bl := newBound(t.limits), newBound(t.limits)
+	d, err := parseDiff(payload, bj, bl)
 	if err != nil {
 		return nil, err
 	}
+	refused := bj.refused
+	refused.add(bl.refused)
 	if !t.synced {
-		if len(t.pending) >= MaxPendingDiffs {
-			n := copy(t.pending, t.pending[len(t.pending)/2:])
-			clear(t.pending[n:])
-			t.pending = t.pending[:n]
-		}
-		t.pending = append(t.pending, d)
-		return nil, nil
+		t.buffer(d)
+		return nil, refused.err(t.limits)
 	}
 	b := newBuilder(t.state.m)
-	events := applyDiff(b, d, false, nil)
+	c := &capper{lim: t.limits}
+	events := applyDiff(b, d, false, nil, c)
 	t.state = State{b.finish()}
-	return append(events, Sync{State: t.state}), nil
+	refused.add(c.refused)
+	return append(events, Sync{State: t.state}), refused.err(t.limits)
+}
+
+// buffer keeps d until the presence_state, within MaxPendingDiffs and, with limits, twice
+// MaxMetas metas: past either the oldest half is discarded.
+func (t *Tracker) buffer(d Diff) {
+	n := diffMetas(d)
+	maxMetas := 2 * t.limits.MaxMetas
+	for len(t.pending) > 0 && (len(t.pending) >= MaxPendingDiffs || (maxMetas > 0 && t.pendingMetas+n > maxMetas)) {
+		drop := max(len(t.pending)/2, 1)
+		for _, old := range t.pending[:drop] {
+			t.pendingMetas -= diffMetas(old)
+		}
+		k := copy(t.pending, t.pending[drop:])
+		clear(t.pending[k:])
+		t.pending = t.pending[:k]
+	}
+	t.pending = append(t.pending, d)
+	t.pendingMetas += n
+}
+
+// diffMetas returns the number of metas d lists, joins and leaves.
+func diffMetas(d Diff) int {
+	n := 0
+	for _, ms := range d.Joins {
+		n += len(ms)
+	}
+	for _, ms := range d.Leaves {
+		n += len(ms)
+	}
+	return n
 }
 
 // State returns the current state. While pending, it is the state as of the last sync.
