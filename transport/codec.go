@@ -3,6 +3,7 @@ package transport
 import (
 	"bytes"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/go-supabase/realtime/internal/jsonscan"
 )
@@ -212,8 +213,9 @@ func encodeBinary(dst []byte, side Side, m *Message) ([]byte, error) {
 }
 
 // Decode decodes one frame received by side on a socket of version v into m (which it resets).
-// Malformed input returns an error wrapping [ErrMalformed]; Decode never panics. The fields of
-// m alias frame.
+// Malformed input returns an error wrapping [ErrMalformed]; Decode never panics. A topic, event
+// name (the envelope's or a broadcast's) or reply status that is not valid UTF-8 (raw bytes, or
+// an unpaired surrogate escape) is malformed. The fields of m alias frame.
 func Decode(v Version, side Side, binary bool, frame []byte, m *Message) error {
 	d := Decoder{Version: v, Side: side}
 	return d.Decode(binary, frame, m)
@@ -269,6 +271,9 @@ func (d *Decoder) Decode(binary bool, frame []byte, m *Message) error {
 		err = d.decodeV1(frame, m)
 	default:
 		err = d.decodeV2Text(frame, m)
+	}
+	if err == nil && !(utf8.ValidString(m.Topic) && utf8.ValidString(m.Event) && utf8.ValidString(m.UserEvent) && utf8.ValidString(m.Status)) {
+		err = malformed("topic, event or status is not valid UTF-8")
 	}
 	if err != nil {
 		*m = Message{}

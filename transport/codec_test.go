@@ -193,6 +193,12 @@ func TestDecodeMalformed(t *testing.T) {
 		{"field past end", transport.V2, true, "\x04\x20\x01\x00\x01te"},
 		{"kind 4 bad json", transport.V2, true, "\x04\x01\x01\x00\x01te{"},
 		{"kind 4 meta not object", transport.V2, true, "\x04\x01\x01\x02\x00te[]xx"},
+		{"topic not UTF-8", transport.V2, false, "[null,null,\"t\xff\",\"e\",{}]"},
+		{"event with an unpaired surrogate", transport.V2, false, `[null,null,"t","e\ud800",{}]`},
+		{"broadcast event not UTF-8", transport.V2, false, "[null,null,\"t\",\"broadcast\",{\"event\":\"x\xfe\",\"payload\":{}}]"},
+		{"v1 topic not UTF-8", transport.V1, false, "{\"topic\":\"t\xff\",\"event\":\"e\",\"payload\":{},\"ref\":null}"},
+		{"binary topic not UTF-8", transport.V2, true, "\x02\x02\x01t\xffe{}"},
+		{"binary broadcast event not UTF-8", transport.V2, true, "\x04\x01\x01\x00\x01t\xff{}"},
 		{"deep nesting", transport.V2, false, `[null,null,"t","e",` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `]`},
 	}
 	for _, tt := range tests {
@@ -378,6 +384,17 @@ func TestParseIntList(t *testing.T) {
 	for _, bad := range []string{`[1.5]`, `[1,]`, `{}`, `[1`, `["x"]`} {
 		if _, err := transport.ParseIntList([]byte(bad), nil); err == nil {
 			t.Errorf("ParseIntList(%s) = nil error; want an error", bad)
+		}
+	}
+}
+
+// A name that holds U+FFFD itself, as the character or its escape, is valid: only a
+// replacement made in decoding is refused.
+func TestDecodeLiteralReplacementCharacter(t *testing.T) {
+	for _, frame := range []string{`[null,null,"t\uFFFD","e",{}]`, "[null,null,\"t\uFFFD\",\"e\",{}]", `[null,null,"t\ud83d\ude00","e",{}]`} {
+		var m transport.Message
+		if err := transport.Decode(transport.V2, transport.ClientSide, false, []byte(frame), &m); err != nil {
+			t.Errorf("Decode(%q) = %v", frame, err)
 		}
 	}
 }

@@ -1,7 +1,11 @@
 package transport
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/go-supabase/realtime/internal/jsonscan"
 )
@@ -49,7 +53,21 @@ func (d *Decoder) unquoteInto(v []byte) (string, bool, error) {
 			return d.intern(inner), false, nil
 		}
 	}
-	return unquote(v)
+	s, null, err := unquote(v)
+	if err == nil && strings.ContainsRune(s, utf8.RuneError) && !literalReplacement(v) {
+		return "", false, errNotUTF8
+	}
+	return s, null, err
+}
+
+// errNotUTF8 reports a name (a topic, an event) that is not valid UTF-8: such a name is
+// refused, not silently changed, since no server that follows the protocol sends one.
+var errNotUTF8 = errors.New("not valid UTF-8")
+
+// literalReplacement reports whether the raw JSON string v holds U+FFFD itself (the character
+// or its escape), so that the U+FFFD of its value is not a replacement made in decoding it.
+func literalReplacement(v []byte) bool {
+	return bytes.Contains(v, []byte(string(utf8.RuneError))) || bytes.Contains(bytes.ToLower(v), []byte(`\ufffd`))
 }
 
 // UnquoteString decodes the raw JSON string v; null gives "".
