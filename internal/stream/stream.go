@@ -17,6 +17,13 @@
 //     Dropped, and logged once per overflow episode (an episode ends when the backlog clears).
 //   - [Conflate]: the newest event replaces the one waiting; replaced events count as dropped.
 //
+// A [Group] may also have a budget for the pending bytes of all its subscriptions together
+// (Group.Budget). When an event takes the total beyond it, the subscription with the most
+// pending bytes is evicted, whatever its policy, as if it had reached its own limits: its
+// channel closes and Err wraps [ErrSlowConsumer]. Then the next heaviest, until the total is
+// within the budget again. The heaviest offender goes first because it holds the most memory
+// and is the furthest behind; the subscriptions that keep up are never touched.
+//
 // # Locking
 //
 // Each Core has one mutex, and no code from outside the SDK runs while it is held: a log line
@@ -143,12 +150,63 @@ type Group struct {
 	OnDrop func(desc string, n uint64)
 
 	delivered, dropped atomic.Uint64
+
+	// Budget bounds the pending bytes of all the group's subscriptions together; 0 means no
+	// bound. See the package documentation. Set it before the first subscription.
+	Budget int64
+
+	total   atomic.Int64 // the pending bytes of every subscription
+	mu      sync.Mutex
+	backlog map[budgeted]struct{} // the subscriptions with pending bytes
 }
 
 // Counts returns how many events the group's subscriptions have delivered into their
 // channels, and how many they have dropped, since the group was made.
 func (g *Group) Counts() (delivered, dropped uint64) {
 	return g.delivered.Load(), g.dropped.Load()
+}
+
+// budgeted is a subscription, of any event type, as the group's budget sees it.
+type budgeted interface {
+	pendingBytes() int64
+	evictOverBudget(budget int64) logLine
+}
+
+// Pending returns the pending bytes of all the group's subscriptions together.
+func (g *Group) Pending() int64 { return g.total.Load() }
+
+// track records that b has pending bytes (on) or none (off).
+func (g *Group) track(b budgeted, on bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if on {
+		if g.backlog == nil {
+			g.backlog = make(map[budgeted]struct{})
+		}
+		g.backlog[b] = struct{}{}
+	} else {
+		delete(g.backlog, b)
+	}
+}
+
+// enforce evicts the heaviest subscriptions until the group is within its budget. The caller
+// holds no subscription's lock.
+func (g *Group) enforce() {
+	for g.Budget > 0 && g.total.Load() > g.Budget {
+		var victim budgeted
+		var most int64
+		g.mu.Lock()
+		for b := range g.backlog {
+			if n := b.pendingBytes(); n > most {
+				victim, most = b, n
+			}
+		}
+		g.mu.Unlock()
+		if victim == nil {
+			return
+		}
+		g.log(victim.evictOverBudget(g.Budget))
+	}
 }
 
 // Wait waits until no delivery goroutine of the group runs. Close the group's subscriptions
@@ -197,6 +255,57 @@ type Core[T any] struct {
 	stopCh     chan struct{}
 	done       chan struct{}
 	stopWatch  func() bool
+	counted    atomic.Int64 // the bytes counted against the group's budget (queueBytes, kept in step)
+}
+
+// account adds delta to the bytes the subscription counts against its group's budget. The
+// caller holds s.mu.
+func (s *Core[T]) account(delta int64) {
+	if delta == 0 || s.group == nil {
+		return
+	}
+	after := s.counted.Add(delta)
+	s.group.total.Add(delta)
+	if before := after - delta; (before == 0) != (after == 0) {
+		s.group.track(s, after != 0)
+	}
+}
+
+func (s *Core[T]) pendingBytes() int64 { return s.counted.Load() }
+
+// evictOverBudget ends the subscription because the group went beyond its budget, and returns
+// the line to log.
+func (s *Core[T]) evictOverBudget(budget int64) logLine {
+	s.mu.Lock()
+	if !s.accepting {
+		s.mu.Unlock()
+		return logLine{}
+	}
+	limit := fmt.Sprintf("the client's budget of %d pending bytes for all subscriptions (it held the most, %d bytes)", budget, s.queueBytes)
+	before := s.dropped
+	s.dropped += uint64(len(s.queue) - s.head)
+	if s.inflight > 0 {
+		s.dropped++ // the event the drain goroutine holds is discarded too
+	}
+	s.accepting = false
+	oe := &OverflowError{Dropped: s.dropped, Limit: limit}
+	var err error = oe
+	if s.group.OverflowError != nil {
+		err = s.group.OverflowError(oe)
+	}
+	s.err = err
+	s.stopLocked()
+	dropped := s.dropped
+	s.mu.Unlock()
+	if n := dropped - before; n > 0 {
+		s.group.dropped.Add(n)
+		if s.group.OnDrop != nil {
+			s.group.OnDrop(s.desc, n)
+		}
+	}
+	s.stopWatching()
+	return logLine{slog.LevelWarn, "realtime: subscription evicted: the client's pending budget is exhausted and it holds the most",
+		[]any{"subscription", s.desc, "budget", budget, "dropped", dropped}}
 }
 
 type queued[T any] struct {
@@ -299,6 +408,9 @@ func (f *Feed[T]) Send(v T, size int) bool {
 	if !ok {
 		s.stopWatching()
 	}
+	if g := s.group; g != nil && g.Budget > 0 && g.total.Load() > g.Budget {
+		g.enforce()
+	}
 	return ok
 }
 
@@ -347,6 +459,8 @@ func (f *Feed[T]) Accepting() bool {
 func (s *Core[T]) enqueueLocked(v T, size int64) (ok bool, line logLine) {
 	nq := len(s.queue) - s.head
 	if s.cfg.policy == Conflate && nq > 0 {
+		s.account(size - s.queue[len(s.queue)-1].size)
+		s.queueBytes += size - s.queue[len(s.queue)-1].size
 		s.queue[len(s.queue)-1] = queued[T]{v, size}
 		s.dropped++
 		return true, logLine{}
@@ -367,6 +481,7 @@ func (s *Core[T]) enqueueLocked(v T, size int64) (ok bool, line logLine) {
 		case DropOldest:
 			for nq > 0 && (n >= s.cfg.pendingEvents || bytes+size > s.cfg.pendingBytes) {
 				s.queueBytes -= s.queue[s.head].size
+				s.account(-s.queue[s.head].size)
 				bytes -= s.queue[s.head].size
 				s.queue[s.head] = queued[T]{}
 				s.head++
@@ -397,6 +512,7 @@ func (s *Core[T]) enqueueLocked(v T, size int64) (ok bool, line logLine) {
 	}
 	s.queue = append(s.queue, queued[T]{v, size})
 	s.queueBytes += size
+	s.account(size)
 	if !s.draining && (!s.held || s.head < s.holdFrom) {
 		s.draining = true
 		s.group.wg.Add(1)
@@ -428,6 +544,7 @@ func (s *Core[T]) drain() {
 			return
 		}
 		if s.stopped || len(s.queue) == s.head {
+			s.account(-s.queueBytes)
 			s.queue, s.head, s.queueBytes, s.holdFrom = nil, 0, 0, 0
 			s.draining = false
 			var line logLine
@@ -447,6 +564,7 @@ func (s *Core[T]) drain() {
 		s.queue[s.head] = queued[T]{}
 		s.head++
 		s.queueBytes -= q.size
+		s.account(-q.size)
 		if s.head > 1024 && s.head*2 > len(s.queue) {
 			s.queue = append([]queued[T](nil), s.queue[s.head:]...)
 			s.holdFrom = max(s.holdFrom-s.head, 0)
@@ -487,6 +605,7 @@ func (s *Core[T]) end(cause error) {
 func (s *Core[T]) stopLocked() {
 	s.stopped = true
 	close(s.stopCh)
+	s.account(-s.queueBytes)
 	s.queue, s.head, s.queueBytes = nil, 0, 0
 	if !s.draining {
 		s.closeChLocked()

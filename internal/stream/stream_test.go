@@ -435,3 +435,55 @@ func TestHoldRespectsLimits(t *testing.T) {
 		g.Wait()
 	})
 }
+
+// Past the group's budget, the subscription with the most pending bytes is evicted first,
+// whatever its policy; the others keep their backlog, and a reader that keeps up is untouched.
+func TestGroupBudgetEvictsHeaviest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := &stream.Group{Budget: 10_000}
+		defer g.Wait()
+		opts := []stream.Option{stream.WithBuffer(1), stream.WithOverflow(stream.DropOldest)}
+		light, lf := stream.New[int](nil, g, "light", opts)
+		heavy, hf := stream.New[int](nil, g, "heavy", opts)
+		fast, ff := stream.New[int](nil, g, "fast", opts)
+		defer light.Stop()
+		defer heavy.Stop()
+		defer fast.Stop()
+		for i := range 20 {
+			lf.Send(i, 100) // 2,000 bytes at most
+			ff.Send(i, 1000)
+			<-fast.C()
+		}
+		for i := range 8 {
+			hf.Send(i, 1000) // 7,000 bytes pending: within the budget
+		}
+		if heavy.Err() != nil || g.Pending() > 10_000 {
+			t.Fatalf("evicted within the budget: %v, %d pending", heavy.Err(), g.Pending())
+		}
+		if !hf.Send(8, 1000) || !hf.Send(9, 1000) { // the second takes the total past 10,000
+			t.Fatal("Send refused before the eviction")
+		}
+		synctest.Wait()
+		if err := heavy.Err(); !errors.Is(err, stream.ErrSlowConsumer) || !strings.Contains(err.Error(), "budget") {
+			t.Fatalf("heavy.Err() = %v; want a slow consumer evicted over the budget", err)
+		}
+		if light.Err() != nil || fast.Err() != nil {
+			t.Errorf("others evicted: %v, %v", light.Err(), fast.Err())
+		}
+		// light's 20 events: one in its channel, one held by its drain goroutine, 18 queued.
+		if got := g.Pending(); got != 1800 {
+			t.Errorf("group holds %d pending bytes; want light's 1,800", got)
+		}
+		if hf.Send(10, 1) {
+			t.Error("the evicted subscription still takes events")
+		}
+		// The light one drains; the group's count follows.
+		for range 20 {
+			<-light.C()
+		}
+		synctest.Wait()
+		if got := g.Pending(); got != 0 {
+			t.Errorf("group holds %d pending bytes after the drain; want 0", got)
+		}
+	})
+}
