@@ -203,3 +203,29 @@ func TestTrackerHugeStateBounded(t *testing.T) {
 		t.Errorf("handling a %d-byte state allocated %d bytes; want it bounded by the limits", len(payload), alloc)
 	}
 }
+
+// A clone handles messages without changing the original, pending diffs included.
+func TestTrackerClone(t *testing.T) {
+	t.Parallel()
+	tr := presence.NewTracker()
+	if _, err := tr.HandleDiff([]byte(`{"joins":{"a":{"metas":[{"phx_ref":"a1"}]}},"leaves":{}}`)); err != nil {
+		t.Fatal(err)
+	}
+	c := tr.Clone()
+	if _, err := c.HandleDiff([]byte(`{"joins":{"b":{"metas":[{"phx_ref":"b1"}]}},"leaves":{}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.HandleState([]byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Synced() || c.State().Len() != 2 {
+		t.Errorf("clone: synced %v, %d keys", c.Synced(), c.State().Len())
+	}
+	evs, err := tr.HandleState([]byte(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"+a", "sync 1"}, keysOf(evs)); diff != "" {
+		t.Errorf("original (-want +got):\n%s", diff)
+	}
+}

@@ -31,6 +31,14 @@ type Tracker struct {
 // Limits, the default, bounds nothing. It does not trim a state already beyond the new bounds.
 func (t *Tracker) SetLimits(l Limits) { t.limits = l }
 
+// Clone returns a copy of the tracker that shares nothing with it that either changes: it can
+// handle messages on another goroutine while t stays as it is.
+func (t *Tracker) Clone() *Tracker {
+	c := *t
+	c.pending = append([]Diff(nil), t.pending...)
+	return &c
+}
+
 // Limits returns the tracker's bounds.
 func (t *Tracker) Limits() Limits { return t.limits }
 
