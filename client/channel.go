@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-supabase/realtime/acks"
 	"github.com/go-supabase/realtime/internal/stream"
@@ -83,6 +84,7 @@ type channelConfig struct {
 	pgNoWait         bool                // joins do not wait for their postgres_changes bindings
 	pgWait           time.Duration       // how long they wait; 0: DefaultPostgresWait
 	bindings         []pgchanges.Binding // the PostgresChanges option's
+	presenceLimits   *presence.Limits    // nil: the client's
 }
 
 func (a channelConfig) equal(b channelConfig) bool {
@@ -91,7 +93,8 @@ func (a channelConfig) equal(b channelConfig) bool {
 		a.replaySince.Equal(b.replaySince) && a.replayLimit == b.replayLimit && a.replicationReady == b.replicationReady &&
 		a.pgNoWait == b.pgNoWait && a.pgWait == b.pgWait &&
 		a.autoReplay == b.autoReplay && a.autoReplayLimit == b.autoReplayLimit &&
-		slices.EqualFunc(a.bindings, b.bindings, func(x, y pgchanges.Binding) bool { return x.Key() == y.Key() })
+		slices.EqualFunc(a.bindings, b.bindings, func(x, y pgchanges.Binding) bool { return x.Key() == y.Key() }) &&
+		(a.presenceLimits == nil) == (b.presenceLimits == nil) && (a.presenceLimits == nil || *a.presenceLimits == *b.presenceLimits)
 }
 
 // BroadcastSelf makes the server deliver this channel's own broadcasts back to it
@@ -115,6 +118,25 @@ func PresenceEnabled(on bool) ChannelOption {
 		if on {
 			c.presenceEnabled = 1
 		}
+	}
+}
+
+// PresenceLimits bounds the channel's presence state: at most members keys with metas metas
+// (tracked connections) in all; 0 leaves that bound off. It overrides the client's
+// WithPresenceLimits. Beyond a bound the state does not grow, and nothing is silently lost:
+//
+//   - a presence_state keeps the members that fit, in the order the server sent them; a
+//     presence_diff applies its leaves and the joins that fit, in key order;
+//   - the members left out never appear in PresenceState or in presence events;
+//   - each message with a refusal reaches the channel's OnSystem subscriptions as a System
+//     error with Extension "presence", whose Message says how many members and metas were
+//     refused and what the limits are, and is logged (a warning for the first of each join).
+//
+// Members whose key is not valid UTF-8, which no server that follows the protocol sends, are
+// refused and reported the same way.
+func PresenceLimits(members, metas int) ChannelOption {
+	return func(c *channelConfig) {
+		c.presenceLimits = &presence.Limits{MaxMembers: max(members, 0), MaxMetas: max(metas, 0)}
 	}
 }
 
@@ -143,6 +165,9 @@ func (c *Client) Channel(topic string, opts ...ChannelOption) (*Channel, error) 
 	sub := strings.TrimPrefix(topic, "realtime:")
 	if strings.TrimSpace(sub) == "" {
 		return nil, invalidArgument("topic is empty")
+	}
+	if !utf8.ValidString(topic) {
+		return nil, invalidArgument("topic %q is not valid UTF-8", topic)
 	}
 	var cfg channelConfig
 	for _, o := range opts {

@@ -101,8 +101,9 @@ type Client struct {
 // the costly part to validate; a binary frame's header is cheap either way). The reader waits
 // while the inbox is full: backpressure on the socket, never on a subscriber.
 type event struct {
-	frame  []byte  // a frame the router decodes
-	sock   *socket // the socket of a frame or state change
+	frame  []byte             // a frame the router decodes
+	msg    *transport.Message // a large frame its reader decoded (heavy.go)
+	sock   *socket            // the socket of a frame, message or state change
 	binary bool
 	state  *transport.StateChange
 	fn     func()
@@ -153,6 +154,7 @@ func New(projectURL, apiKey string, opts ...Option) (*Client, error) {
 			c.obs.emit(Observation{Kind: ObserveDrop, Source: DropSendBuffer, Count: uint64(n)})
 		}
 	}
+	c.group.Budget = cfg.pendingBudget
 	c.tokens.init(c)
 	c.r.init(c)
 	header := cfg.headers.Clone()
@@ -178,6 +180,7 @@ func New(projectURL, apiKey string, opts ...Option) (*Client, error) {
 		RequestHeader: cfg.requestHeaders,
 		OnHeartbeat:   onHeartbeat,
 		OnDrop:        onDrop,
+		ReadLimit:     cfg.readLimit,
 	}
 	c.pool.stateCh = make(chan struct{})
 	if _, err := c.newSocket(); err != nil {
@@ -447,6 +450,7 @@ func (c *Client) post(fn func()) { c.inbox.put(event{fn: fn}, false) }
 // routerLoop is the router goroutine: it handles the inbox, a batch at a time, until shutdown.
 func (c *Client) routerLoop() {
 	defer close(c.routerDone)
+	defer c.r.heavy.jobs.Wait()
 	defer c.inbox.close()
 	for range c.inbox.wake {
 		batch := c.inbox.take()
@@ -455,6 +459,8 @@ func (c *Client) routerLoop() {
 			switch {
 			case ev.frame != nil:
 				c.r.handleFrame(ev.sock, ev.binary, ev.frame)
+			case ev.msg != nil:
+				c.r.handleMessage(ev.sock, ev.msg)
 			case ev.fn != nil:
 				ev.fn()
 			case ev.state != nil:

@@ -184,6 +184,22 @@
 // Timers (timeouts, rejoin and reconnect delays) are not goroutines while they wait; when one
 // fires, its function only posts work to the router.
 //
-// Frames are decoded in one place, the router: reading the next frame and decoding this one run
-// in parallel.
+// Frames are decoded by the router, so that reading the next frame and decoding this one run in
+// parallel; a large frame (64 KiB or more) is decoded by its socket's reader instead.
+//
+// # Bounds against a broken or hostile server
+//
+// No frame holds the router for long, and no input makes the client hold memory without bound:
+//
+//   - A frame is at most WithReadLimit bytes (64 MiB by default); a larger one closes the socket
+//     (code 1009), and the client reconnects.
+//   - A presence message whose processing grows with its size or with the channel's state is
+//     computed on a goroutine of its own, and its events are delivered a slice at a time, so
+//     other channels' events keep flowing meanwhile; the channel's own later messages wait for
+//     it, in order.
+//   - A channel's presence state holds at most PresenceLimits members and metas (100,000 and
+//     200,000 by default); what is refused beyond them reaches OnSystem and the log.
+//   - The subscriptions of a client hold at most WithPendingBudget bytes for readers that fell
+//     behind (128 MiB by default); past it the heaviest is evicted with ErrSlowConsumer.
+//   - Topics, event names and presence keys that are not valid UTF-8 are refused and logged.
 package client

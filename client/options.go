@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/go-supabase/realtime/presence"
 	"github.com/go-supabase/realtime/subscribe"
 	"github.com/go-supabase/realtime/transport"
 	"github.com/gorilla/websocket"
@@ -43,6 +44,19 @@ const (
 	// jittered by ±15%: the server averages its counters over about 60 s, so retrying sooner
 	// only keeps them tripped.
 	DefaultRateLimitHoldOff = 70 * time.Second
+	// DefaultReadLimit is the largest frame the client accepts from the server: 64 MiB. The
+	// server's own limits keep its frames far smaller (a broadcast's payload is at most a few
+	// MB), so a larger frame means a broken or hostile server.
+	DefaultReadLimit = transport.DefaultReadLimit
+	// DefaultPendingBudget bounds the bytes that the subscriptions of one client hold for
+	// readers that have fallen behind, all together: 128 MiB, twice one subscription's own
+	// limit, so that two stuck readers fill it and a third is never allowed to grow it further.
+	DefaultPendingBudget = 128 << 20
+	// DefaultPresenceMaxMembers and DefaultPresenceMaxMetas bound a channel's presence state:
+	// 100,000 members (keys) with 200,000 metas (tracked connections) in all, far above what a
+	// tenant's connected users can reach by default, and some tens of MB of memory.
+	DefaultPresenceMaxMembers = 100_000
+	DefaultPresenceMaxMetas   = 200_000
 )
 
 // DefaultRejoinBackoff is the delay before channel rejoin attempt n (0 for the first): 1 s,
@@ -87,6 +101,10 @@ type config struct {
 
 	observer       func(Observation)
 	requestHeaders func(context.Context, http.Header)
+
+	readLimit     int64
+	pendingBudget int64
+	presence      presence.Limits
 }
 
 func defaultConfig() config {
@@ -105,6 +123,58 @@ func defaultConfig() config {
 		joinRate:         DefaultJoinRate,
 		joinBurst:        DefaultJoinBurst,
 		rateLimitHoldOff: DefaultRateLimitHoldOff,
+
+		readLimit:     DefaultReadLimit,
+		pendingBudget: DefaultPendingBudget,
+		presence:      presence.Limits{MaxMembers: DefaultPresenceMaxMembers, MaxMetas: DefaultPresenceMaxMetas},
+	}
+}
+
+// WithReadLimit sets the largest frame the client accepts from the server, in bytes (default
+// DefaultReadLimit, 64 MiB). A larger frame is not read: the socket is closed with code 1009
+// (message too big), the state change reports it, and the client reconnects and rejoins its
+// channels as after any drop. Reading a frame costs up to about twice its size while it is
+// read, so the limit bounds the memory one frame can take.
+func WithReadLimit(bytes int64) Option {
+	return func(c *config) error {
+		if bytes <= 0 {
+			return invalidArgument("WithReadLimit: limit must be positive, got %d", bytes)
+		}
+		c.readLimit = bytes
+		return nil
+	}
+}
+
+// WithPendingBudget bounds the bytes that all the client's subscriptions together hold for
+// readers that have fallen behind (default DefaultPendingBudget, 128 MiB), on top of each
+// subscription's own limits (see package subscribe). When an event takes the total beyond it,
+// the subscription holding the most pending bytes is evicted, whatever its overflow policy:
+// its channel closes and its Err wraps ErrSlowConsumer; then the next heaviest, until the
+// total is within the budget. The heaviest goes first because it is the furthest behind and
+// frees the most; readers that keep up are never touched. A budget of 0 turns it off.
+func WithPendingBudget(bytes int64) Option {
+	return func(c *config) error {
+		if bytes < 0 {
+			return invalidArgument("WithPendingBudget: budget must not be negative, got %d", bytes)
+		}
+		c.pendingBudget = bytes
+		return nil
+	}
+}
+
+// WithPresenceLimits bounds the presence state of each of the client's channels: at most
+// members keys with metas metas (tracked connections) in all (defaults
+// DefaultPresenceMaxMembers and DefaultPresenceMaxMetas); 0 leaves that bound off. A channel's
+// PresenceLimits option overrides it. Beyond a bound the state does not grow: the members that
+// do not fit are left out of the state, and each message with a refusal reaches the channel's
+// OnSystem subscriptions as an error (see PresenceLimits) and is logged.
+func WithPresenceLimits(members, metas int) Option {
+	return func(c *config) error {
+		if members < 0 || metas < 0 {
+			return invalidArgument("WithPresenceLimits: limits must not be negative, got %d and %d", members, metas)
+		}
+		c.presence = presence.Limits{MaxMembers: members, MaxMetas: metas}
+		return nil
 	}
 }
 

@@ -117,7 +117,7 @@ func (c *Client) newSocket() (*socket, error) {
 	c.pool.mu.Unlock()
 	k := &socket{id: id, capacity: c.cfg.maxPerSocket}
 	cfg := c.transportConfig
-	cfg.OnFrame = func(binary bool, frame []byte) { c.inbox.put(event{frame: frame, binary: binary, sock: k}, true) }
+	cfg.OnFrame = c.frameDecoder(k)
 	if cfg.OnHeartbeat != nil {
 		cfg.OnHeartbeat = func(rtt time.Duration) { c.obs.emit(Observation{Kind: ObserveHeartbeat, Socket: id, Latency: rtt}) }
 	}

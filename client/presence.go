@@ -32,6 +32,9 @@ type presenceFeature struct {
 	sentAt  []time.Time     // presence pushes sent within the current window
 	pending *presencePush   // a push waiting for room under the rate limit
 	timer   *time.Timer
+
+	job             *presenceJob // a message handled off the router goroutine (presencejob.go)
+	refusedThisJoin bool         // a refusal was logged as a warning since the join
 }
 
 // presencePush is a track (payload non-nil) or untrack waiting for room under the rate limit;
@@ -108,6 +111,7 @@ func (ch *Channel) presencePush(ctx context.Context, payload json.RawMessage) er
 func (f *presenceFeature) track() *presence.Tracker {
 	if f.tracker == nil {
 		f.tracker = presence.NewTracker()
+		f.tracker.SetLimits(f.presenceLimits())
 	}
 	return f.tracker
 }
@@ -135,6 +139,7 @@ func (f *presenceFeature) configure(p *joinPayload) {
 func (f *presenceFeature) addFeed(feed *stream.Feed[presence.Event]) {
 	s := f.s
 	enabledBefore := f.enabled()
+	f.settleJob(false)
 	f.feeds = append(pruneFeeds(f.feeds), feed)
 	// A newcomer gets the current state at once, if there is one.
 	if t := f.tracker; t != nil && t.Synced() {
@@ -235,6 +240,8 @@ func (f *presenceFeature) send(payload json.RawMessage, done func(Reply, error))
 // joining makes the tracker wait for the new join's presence_state and opens a fresh rate
 // window (the server counts per channel process, which a join replaces).
 func (f *presenceFeature) joining() {
+	f.settleJob(true)
+	f.refusedThisJoin = false
 	if f.tracker != nil {
 		f.tracker.Reset()
 	}
@@ -265,6 +272,7 @@ func (f *presenceFeature) down(cause error) {
 	if cause != nil {
 		return
 	}
+	f.settleJob(true)
 	f.failPending(newError(CodeClosed, nil, "channel left before the presence push was sent", "topic", f.s.topic()))
 	if f.tracker == nil || f.tracker.State().Len() == 0 {
 		return
@@ -275,6 +283,7 @@ func (f *presenceFeature) down(cause error) {
 }
 
 func (f *presenceFeature) end(cause error) {
+	f.settleJob(true)
 	for _, feed := range f.feeds {
 		feed.Close(cause)
 	}
@@ -293,38 +302,25 @@ func (f *presenceFeature) failPending(err error) {
 	f.pending = nil
 }
 
-func (f *presenceFeature) routeState(m *transport.Message) {
-	evs, err := f.track().HandleState(m.Payload)
-	if err != nil {
-		f.s.r.c.log.Warn("realtime: dropped a malformed presence_state", "topic", f.s.topic(), "error", err.Error())
-		return
-	}
-	f.deliver(evs)
-}
+func (f *presenceFeature) routeState(m *transport.Message) { f.route(m, true) }
 
-func (f *presenceFeature) routeDiff(m *transport.Message) {
-	evs, err := f.track().HandleDiff(m.Payload)
-	if err != nil {
-		f.s.r.c.log.Warn("realtime: dropped a malformed presence_diff", "topic", f.s.topic(), "error", err.Error())
-		return
-	}
-	f.deliver(evs)
-}
+func (f *presenceFeature) routeDiff(m *transport.Message) { f.route(m, false) }
 
 // deliver publishes the new state and hands the events to the subscriptions.
 func (f *presenceFeature) deliver(evs []presence.Event) {
-	if len(evs) == 0 {
-		return
-	}
-	st := f.tracker.State()
-	f.s.ch.presSnap.Store(&st)
-	o := &f.s.evs
+	f.publish(evs)
 	for _, ev := range evs {
-		seq, size := o.next(), presenceSize(ev)
-		f.feeds = deliver(f.feeds, ev, size)
-		if o.wanted() {
-			o.emit(PresenceEvent{Topic: f.s.topic(), Seq: seq, Event: ev}, size)
-		}
+		f.deliverOne(ev)
+	}
+}
+
+// deliverOne hands one event to the subscriptions and to the ordered stream.
+func (f *presenceFeature) deliverOne(ev presence.Event) {
+	o := &f.s.evs
+	seq, size := o.next(), presenceSize(ev)
+	f.feeds = deliver(f.feeds, ev, size)
+	if o.wanted() {
+		o.emit(PresenceEvent{Topic: f.s.topic(), Seq: seq, Event: ev}, size)
 	}
 }
 

@@ -38,6 +38,8 @@ type router struct {
 
 	// lastConnErr is the last connection error, for Subscribe's error when ctx ends first.
 	lastConnErr atomic.Pointer[error]
+
+	heavy heavy // work under way off the router goroutine, and the topics it holds
 }
 
 func (r *router) init(c *Client) {
@@ -216,6 +218,9 @@ func (r *router) handleFrame(k *socket, binary bool, frame []byte) {
 
 // handleMessage routes one message that socket k received.
 func (r *router) handleMessage(k *socket, m *transport.Message) {
+	if r.heldBack(k, m) {
+		return // its topic waits for work under way (heavy.go)
+	}
 	s := r.channels[m.Topic]
 	if s != nil && s.sock != k {
 		s = nil // the topic's channel is on another socket: this is not for it

@@ -19,7 +19,8 @@ type System struct {
 	Seq   uint64
 	// Status is "ok" or "error".
 	Status string
-	// Extension is "postgres_changes" or "system".
+	// Extension is "postgres_changes" or "system"; "presence" for an error the client itself
+	// reports when it refuses part of a presence message (see PresenceLimits).
 	Extension string
 	// Message is the server's text, such as "Subscribed to PostgreSQL" or
 	// "Token has expired 10 seconds ago".

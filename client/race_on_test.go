@@ -1,0 +1,9 @@
+//go:build race
+
+package client_test
+
+import "time"
+
+// latencyBound is the longest a broadcast on another channel may take while a hostile input is
+// processed: the race detector slows everything down about tenfold.
+const latencyBound = time.Second
