@@ -7,9 +7,8 @@ func SubscribeWaiters(ch *Channel) int {
 	return n
 }
 
-// SetPresenceJobHook makes fn run on the goroutine of every presence message handled off the
-// router, before it computes; the returned function removes it.
-func SetPresenceJobHook(fn func()) (restore func()) {
-	presenceJobHook = fn
-	return func() { presenceJobHook = nil }
+// SetPresenceJobHook makes fn run on the goroutine of every presence message of c handled off
+// the router, before it computes.
+func SetPresenceJobHook(c *Client, fn func()) {
+	_ = c.exec(func() { c.r.presenceJobHook = fn })
 }

@@ -59,9 +59,9 @@ func TestLargePresenceDoesNotHoldOtherChannels(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		gate := make(chan struct{})
 		started := make(chan struct{}, 8)
-		defer client.SetPresenceJobHook(func() { started <- struct{}{}; <-gate })()
 		srv := testutil.NewServer(t)
 		c := newClient(t, srv)
+		client.SetPresenceJobHook(c, func() { started <- struct{}{}; <-gate })
 		a, _ := c.Channel("a")
 		pres := a.OnPresence(t.Context(), subscribe.WithBuffer(10_000), subscribe.WithOverflow(subscribe.Evict))
 		aMsgs := a.OnBroadcast(t.Context(), "*")
@@ -308,15 +308,15 @@ func TestHostileServerBounded(t *testing.T) {
 	}
 	scale := hostileScale()
 	started := make(chan struct{}, 16)
-	defer client.SetPresenceJobHook(func() {
+	const budget = 256 << 20
+	srv := testutil.NewServer(t)
+	c := newClient(t, srv)
+	client.SetPresenceJobHook(c, func() {
 		select {
 		case started <- struct{}{}:
 		default:
 		}
-	})()
-	const budget = 256 << 20
-	srv := testutil.NewServer(t)
-	c := newClient(t, srv)
+	})
 	ctx := t.Context()
 	a, _ := c.Channel("hostile")
 	_ = a.OnPresence(ctx)

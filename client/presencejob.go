@@ -19,9 +19,6 @@ const (
 	presenceSlice        = 1024
 )
 
-// presenceJobHook, if set (by tests), runs on a presence job's goroutine before it computes.
-var presenceJobHook func()
-
 // presenceJob is a presence message handled off the router goroutine: computed by a goroutine
 // on a clone of the channel's tracker, then delivered by the router in slices.
 type presenceJob struct {
@@ -52,8 +49,8 @@ func (f *presenceFeature) route(m *transport.Message, state bool) {
 	topic := s.topic()
 	r.hold(topic, func() { f.complete(job, topic, true) })
 	r.heavy.jobs.Go(func() {
-		if presenceJobHook != nil {
-			presenceJobHook()
+		if hook := r.presenceJobHook; hook != nil {
+			hook()
 		}
 		job.evs, job.err = handlePresence(job.clone, job.payload, job.state)
 		close(job.done)

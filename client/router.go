@@ -26,6 +26,10 @@ type router struct {
 	wide       []*wideFeed // the client-wide ordered subscriptions (events.go)
 	stopped    bool
 
+	// presenceJobHook, if set (by tests), runs on a presence job's goroutine before it
+	// computes.
+	presenceJobHook func()
+
 	// The join pacing: a token bucket, and the joins waiting for it in order.
 	bucket    float64
 	bucketAt  time.Time
