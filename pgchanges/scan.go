@@ -119,19 +119,26 @@ func (s *scanner) object(depth int) error {
 	return s.value(depth - 1)
 }
 
-// walk scans the object or array at the current position, at nesting depth depth, calling
-// visit for each member or element with the scanner at its value, which visit must consume.
-func (s *scanner) walk(depth int, visit func(key []byte, escaped bool) error) error {
-	end, err := jsonscan.Walk(s.data, s.pos, depth, func(key []byte, escaped bool, v int) (int, error) {
-		s.pos = v
-		err := visit(key, escaped)
-		return s.pos, err
-	})
-	if err != nil {
-		return err
-	}
-	s.pos = end
-	return nil
+// open begins the object or array at the current position, which peek found, at nesting
+// depth depth, and reports whether a member or element follows; the scanner is then at it,
+// or past the empty container.
+func (s *scanner) open(depth int) (more bool, err error) {
+	s.pos, more, err = jsonscan.Open(s.data, s.pos, depth)
+	return more, err
+}
+
+// key reads an object member's key and the ':' after it, returning the key without quotes,
+// still escaped, and whether it has escapes; the scanner is then at the value.
+func (s *scanner) key() (key []byte, escaped bool, err error) {
+	key, escaped, s.pos, err = jsonscan.Key(s.data, s.pos)
+	return key, escaped, err
+}
+
+// next reads the ',' or the closer ('}' or ']') after a member or element and reports
+// whether another one follows.
+func (s *scanner) next(closer byte) (more bool, err error) {
+	s.pos, more, err = jsonscan.Next(s.data, s.pos, closer)
+	return more, err
 }
 
 // members iterates an object's members: for each it scans the key and calls fn with the
@@ -140,7 +147,19 @@ func (s *scanner) members(depth int, fn func(key []byte, escaped bool) error) er
 	if s.peek() != '{' {
 		return s.fail()
 	}
-	return s.walk(depth, fn)
+	more, err := s.open(depth)
+	for more && err == nil {
+		var key []byte
+		var esc bool
+		if key, esc, err = s.key(); err != nil {
+			break
+		}
+		if err = fn(key, esc); err != nil {
+			break
+		}
+		more, err = s.next('}')
+	}
+	return err
 }
 
 // elements iterates an array; fn must consume one element.
@@ -148,7 +167,14 @@ func (s *scanner) elements(depth int, fn func() error) error {
 	if s.peek() != '[' {
 		return s.fail()
 	}
-	return s.walk(depth, func([]byte, bool) error { return fn() })
+	more, err := s.open(depth)
+	for more && err == nil {
+		if err = fn(); err != nil {
+			break
+		}
+		more, err = s.next(']')
+	}
+	return err
 }
 
 // end checks that only whitespace is left.
@@ -166,19 +192,32 @@ func (s *scanner) anyValue(depth int) (any, error) {
 	switch c := s.peek(); c {
 	case '{':
 		m := map[string]any{}
-		err := s.walk(depth+1, func(key []byte, esc bool) error {
-			v, err := s.anyValue(depth + 1)
+		more, err := s.open(depth + 1)
+		for more && err == nil {
+			var key []byte
+			var esc bool
+			if key, esc, err = s.key(); err != nil {
+				break
+			}
+			var v any
+			if v, err = s.anyValue(depth + 1); err != nil {
+				break
+			}
 			m[decodeString(key, esc)] = v
-			return err
-		})
+			more, err = s.next('}')
+		}
 		return m, err
 	case '[':
 		a := []any{}
-		err := s.walk(depth+1, func([]byte, bool) error {
-			v, err := s.anyValue(depth + 1)
+		more, err := s.open(depth + 1)
+		for more && err == nil {
+			var v any
+			if v, err = s.anyValue(depth + 1); err != nil {
+				break
+			}
 			a = append(a, v)
-			return err
-		})
+			more, err = s.next(']')
+		}
 		return a, err
 	case '"':
 		return s.stringValue()

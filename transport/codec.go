@@ -290,19 +290,20 @@ func (d *Decoder) decodeV2Text(b []byte, m *Message) error {
 	}
 	var el [5][]byte
 	n := 0
-	end, err := jsonscan.Walk(b, i, 1, func(_ []byte, _ bool, v int) (int, error) {
-		end, err := jsonscan.SkipValue(b, v, 1)
-		if err != nil {
-			return 0, err
+	i, more, err := jsonscan.Open(b, i, 1)
+	for more {
+		var end int
+		if end, err = jsonscan.SkipValue(b, i, 1); err != nil {
+			break
 		}
 		if n < len(el) {
-			el[n] = b[v:end]
+			el[n] = b[i:end]
 		}
 		n++
-		return end, nil
-	})
+		i, more, err = jsonscan.Next(b, end, ']')
+	}
 	if err == nil {
-		err = jsonscan.CheckEnd(b, end)
+		err = jsonscan.CheckEnd(b, i)
 	}
 	if err != nil {
 		return malformed("%v", err)

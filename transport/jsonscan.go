@@ -90,22 +90,23 @@ func ParseIntList(v []byte, dst []int64) ([]int64, error) {
 	if i >= len(v) || v[i] != '[' {
 		return dst, jsonscan.SyntaxError(v, i, "want an array of integers")
 	}
-	end, err := jsonscan.Walk(v, i, 1, func(_ []byte, _ bool, start int) (int, error) {
-		end, err := jsonscan.SkipValue(v, start, 1)
-		if err != nil {
-			return 0, err
+	i, more, err := jsonscan.Open(v, i, 1)
+	for more {
+		var end int
+		if end, err = jsonscan.SkipValue(v, i, 1); err != nil {
+			return dst, err
 		}
-		n, ok := jsonscan.ParseInt(v[start:end])
+		n, ok := jsonscan.ParseInt(v[i:end])
 		if !ok {
-			return 0, fmt.Errorf("%w: want an integer, got %.40q", jsonscan.ErrSyntax, v[start:end])
+			return dst, fmt.Errorf("%w: want an integer, got %.40q", jsonscan.ErrSyntax, v[i:end])
 		}
 		dst = append(dst, n)
-		return end, nil
-	})
+		i, more, err = jsonscan.Next(v, end, ']')
+	}
 	if err != nil {
 		return dst, err
 	}
-	return dst, jsonscan.CheckEnd(v, end)
+	return dst, jsonscan.CheckEnd(v, i)
 }
 
 // peekPhoenix reports whether a text frame is on topic "phoenix" (the topic of heartbeat

@@ -9,7 +9,8 @@ import (
 )
 
 // FuzzSkipValue checks the scanner against encoding/json: a value is valid for one exactly when
-// it is valid for the other, and on valid input the boundary walk ends where the scan does.
+// it is valid for the other, and on valid input the boundary walk ends where the scan does. A
+// loop of Open, Key and Next must agree with SkipValue on every input.
 func FuzzSkipValue(f *testing.F) {
 	for _, s := range []string{`{}`, `[1,2.5e-3,"x\u00e9",true,false,null]`, `{"a":{"b":[]}}`, `"\ud800"`, `01`, `1.`, `-`, `[1,]`, `{"a" 1}`, " \"\xff\" ", `"\q"`, `1e+`, `[[[]]]`} {
 		f.Add([]byte(s))
@@ -23,6 +24,9 @@ func FuzzSkipValue(f *testing.F) {
 		}
 		if jsonscan.Valid(b) != ours {
 			t.Fatalf("Valid and SkipValue disagree on %q", b)
+		}
+		if stepEnd, stepErr := stepSkip(b, start, 1); (stepErr == nil) != (err == nil) || (err == nil && stepEnd != end) {
+			t.Fatalf("Open, Key and Next end at %d, %v; SkipValue at %d, %v, for %q", stepEnd, stepErr, end, err, b)
 		}
 		if !ours {
 			return

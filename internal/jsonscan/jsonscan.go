@@ -4,9 +4,10 @@
 // and quotes them as encoding/json encodes them (without the HTML escapes).
 //
 // Positions are byte offsets into the input. Functions whose name starts with Skip, Walk and
-// Check validate what they pass over. EndOfValid, ValidMembers and ValidElements only find
-// boundaries, for input that was validated already; on other input they never panic and stop
-// where its shape ends.
+// Check validate what they pass over, and so do Open, Key and Next, the steps of a loop over
+// an object or array that needs no callback (Walk is that loop with one). EndOfValid,
+// ValidMembers and ValidElements only find boundaries, for input that was validated already;
+// on other input they never panic and stop where its shape ends.
 package jsonscan
 
 import (
@@ -88,8 +89,10 @@ func SkipValue(b []byte, i, depth int) (int, error) {
 	case c == '"':
 		end, _, err := SkipString(b, i)
 		return end, err
-	case c == '{' || c == '[':
-		return Walk(b, i, depth+1, nil)
+	case c == '{':
+		return skipObject(b, i, depth+1)
+	case c == '[':
+		return skipArray(b, i, depth+1)
 	case c == 't':
 		return SkipLiteral(b, i, "true")
 	case c == 'f':
@@ -162,10 +165,23 @@ func SkipString(b []byte, i int) (end int, escaped bool, err error) {
 	}
 	j := i + 1
 	for {
-		j = plainEnd(b, j)
+		// Most of a payload is plain string bytes: skip them eight at a time, to the first
+		// quote, backslash or control character (in this function, not a helper: most strings
+		// are short, and a call costs more than their search).
+		for j+8 <= len(b) {
+			if m := stopMask(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				goto stop
+			}
+			j += 8
+		}
+		for j < len(b) && !stringStop[b[j]] {
+			j++
+		}
 		if j >= len(b) {
 			return 0, false, SyntaxError(b, j, "unterminated string")
 		}
+	stop:
 		switch b[j] {
 		case '"':
 			return j + 1, escaped, nil
@@ -219,21 +235,6 @@ var stringStop = func() (t [256]bool) {
 	return t
 }()
 
-// plainEnd returns the index of the first quote, backslash or control character at or after
-// b[j], or len(b). Most of a payload is plain string bytes: it reads them eight at a time.
-func plainEnd(b []byte, j int) int {
-	for j+8 <= len(b) {
-		if m := stopMask(binary.LittleEndian.Uint64(b[j:])); m != 0 {
-			return j + bits.TrailingZeros64(m)>>3
-		}
-		j += 8
-	}
-	for j < len(b) && !stringStop[b[j]] {
-		j++
-	}
-	return j
-}
-
 // quoteEnd returns the index of the first quote or backslash at or after b[j], or len(b).
 func quoteEnd(b []byte, j int) int {
 	for j+8 <= len(b) {
@@ -252,49 +253,106 @@ func isHex(c byte) bool { return IsDigit(c) || (c|0x20 >= 'a' && c|0x20 <= 'f') 
 
 func isHex4(h []byte) bool { return isHex(h[0]) && isHex(h[1]) && isHex(h[2]) && isHex(h[3]) }
 
-// Walk scans the object or array that starts at b[i], at nesting depth depth (1 for one at the
-// top level), checking its syntax, and returns the index past it. For each member or element
-// it calls visit with the index v where the value starts (after white space); visit must
-// return the index just past that value, or an error that ends the walk. For an object, key is
-// the member's raw key, without quotes and with its escapes as they are, and escaped tells
-// whether it has any; for an array, key is nil. A nil visit skips every value with SkipValue.
-func Walk(b []byte, i, depth int, visit func(key []byte, escaped bool, v int) (int, error)) (int, error) {
+// Open begins the object or array that starts at b[i], at nesting depth depth (1 for one at
+// the top level). If it has members or elements, Open returns the index where the first one
+// starts (after white space) and true; if it is empty, the index past it and false. With
+// [Key] and [Next] it makes a loop over a container that needs no callback:
+//
+//	i, more, err := Open(b, i, depth)
+//	for more {
+//		if i, err = SkipValue(b, i, depth); err != nil { // or read the value
+//			break
+//		}
+//		i, more, err = Next(b, i, ']')
+//	}
+//
+// For an object, each turn starts with Key.
+func Open(b []byte, i, depth int) (int, bool, error) {
+	// Compact JSON first: no white space after the opening byte, and not empty.
+	if i+1 < len(b) && (b[i] == '{' || b[i] == '[') && b[i+1] > ' ' && b[i+1] != b[i]+2 && depth <= MaxDepth {
+		return i + 1, true, nil
+	}
+	return open(b, i, depth)
+}
+
+func open(b []byte, i, depth int) (int, bool, error) {
 	if i >= len(b) || (b[i] != '{' && b[i] != '[') {
-		return 0, SyntaxError(b, i, "want an object or an array")
+		return 0, false, SyntaxError(b, i, "want an object or an array")
 	}
 	if depth > MaxDepth {
-		return 0, SyntaxError(b, i, "nested too deeply")
+		return 0, false, SyntaxError(b, i, "nested too deeply")
 	}
-	obj := b[i] == '{'
 	closer := b[i] + 2 // '}' or ']'
 	i = SkipSpace(b, i+1)
 	if i < len(b) && b[i] == closer {
+		return i + 1, false, nil
+	}
+	return i, true, nil
+}
+
+// Key reads the key of the object member that starts at b[i] and the ':' after it. It
+// returns the raw key, without quotes and with its escapes as they are, whether it has any,
+// and the index where the member's value starts (after white space).
+func Key(b []byte, i int) (key []byte, escaped bool, v int, err error) {
+	end, escaped, err := SkipString(b, i)
+	if err != nil {
+		if i >= len(b) || b[i] != '"' {
+			err = SyntaxError(b, i, "want an object key")
+		}
+		return nil, false, 0, err
+	}
+	if v = SkipSpace(b, end); v >= len(b) || b[v] != ':' {
+		return nil, false, 0, SyntaxError(b, v, "want ':'")
+	}
+	return b[i+1 : end-1], escaped, SkipSpace(b, v+1), nil
+}
+
+// Next reads what follows a member's or element's value that ends at b[i]: a ',' or closer,
+// the byte that closes the container ('}' or ']'). After a ',' it returns the index where the
+// next member or element starts (after white space) and true; after closer, the index past
+// it and false.
+func Next(b []byte, i int, closer byte) (int, bool, error) {
+	if i+1 < len(b) && b[i] == ',' && b[i+1] > ' ' { // compact JSON first: no white space
+		return i + 1, true, nil
+	}
+	return next(b, i, closer)
+}
+
+func next(b []byte, i int, closer byte) (int, bool, error) {
+	if i = SkipSpace(b, i); i >= len(b) {
+		return 0, false, SyntaxError(b, i, "unterminated object or array")
+	}
+	switch b[i] {
+	case ',':
+		return SkipSpace(b, i+1), true, nil
+	case closer:
+		return i + 1, false, nil
+	}
+	return 0, false, SyntaxError(b, i, "want ',' or '"+string(closer)+"'")
+}
+
+// skipObject returns the index past the object at b[i], checking it, at nesting depth depth.
+// It and skipArray are Open, Key and Next written out, as they carry most of the scanning.
+func skipObject(b []byte, i, depth int) (int, error) {
+	if depth > MaxDepth {
+		return 0, SyntaxError(b, i, "nested too deeply")
+	}
+	i = SkipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
 		return i + 1, nil
 	}
 	for {
-		var key []byte
-		escaped := false
-		if obj {
-			if i >= len(b) || b[i] != '"' {
-				return 0, SyntaxError(b, i, "want an object key")
-			}
-			end, esc, err := SkipString(b, i)
-			if err != nil {
-				return 0, err
-			}
-			key, escaped = b[i+1:end-1], esc
-			if i = SkipSpace(b, end); i >= len(b) || b[i] != ':' {
-				return 0, SyntaxError(b, i, "want ':'")
-			}
-			i = SkipSpace(b, i+1)
+		if i >= len(b) || b[i] != '"' {
+			return 0, SyntaxError(b, i, "want an object key")
 		}
-		var err error
-		if visit == nil {
-			i, err = SkipValue(b, i, depth)
-		} else {
-			i, err = visit(key, escaped, i)
-		}
+		end, _, err := SkipString(b, i)
 		if err != nil {
+			return 0, err
+		}
+		if i = SkipSpace(b, end); i >= len(b) || b[i] != ':' {
+			return 0, SyntaxError(b, i, "want ':'")
+		}
+		if i, err = SkipValue(b, SkipSpace(b, i+1), depth); err != nil {
 			return 0, err
 		}
 		if i = SkipSpace(b, i); i >= len(b) {
@@ -303,12 +361,76 @@ func Walk(b []byte, i, depth int, visit func(key []byte, escaped bool, v int) (i
 		switch b[i] {
 		case ',':
 			i = SkipSpace(b, i+1)
-		case closer:
+		case '}':
 			return i + 1, nil
 		default:
-			return 0, SyntaxError(b, i, "want ',' or '"+string(closer)+"'")
+			return 0, SyntaxError(b, i, "want ',' or '}'")
 		}
 	}
+}
+
+// skipArray returns the index past the array at b[i], checking it, at nesting depth depth.
+func skipArray(b []byte, i, depth int) (int, error) {
+	if depth > MaxDepth {
+		return 0, SyntaxError(b, i, "nested too deeply")
+	}
+	i = SkipSpace(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return i + 1, nil
+	}
+	for {
+		var err error
+		if i, err = SkipValue(b, i, depth); err != nil {
+			return 0, err
+		}
+		if i = SkipSpace(b, i); i >= len(b) {
+			return 0, SyntaxError(b, i, "unterminated object or array")
+		}
+		switch b[i] {
+		case ',':
+			i = SkipSpace(b, i+1)
+		case ']':
+			return i + 1, nil
+		default:
+			return 0, SyntaxError(b, i, "want ',' or ']'")
+		}
+	}
+}
+
+// Walk scans the object or array that starts at b[i], at nesting depth depth (1 for one at the
+// top level), checking its syntax, and returns the index past it. For each member or element
+// it calls visit with the index v where the value starts (after white space); visit must
+// return the index just past that value, or an error that ends the walk. For an object, key is
+// the member's raw key, without quotes and with its escapes as they are, and escaped tells
+// whether it has any; for an array, key is nil. A nil visit skips every value with SkipValue.
+// Hot paths use [Open], [Key] and [Next] instead, which need no callback.
+func Walk(b []byte, i, depth int, visit func(key []byte, escaped bool, v int) (int, error)) (int, error) {
+	if i >= len(b) || (b[i] != '{' && b[i] != '[') {
+		return 0, SyntaxError(b, i, "want an object or an array")
+	}
+	obj := b[i] == '{'
+	if visit == nil {
+		if obj {
+			return skipObject(b, i, depth)
+		}
+		return skipArray(b, i, depth)
+	}
+	closer := b[i] + 2
+	i, more, err := Open(b, i, depth)
+	for more {
+		var key []byte
+		escaped := false
+		if obj {
+			if key, escaped, i, err = Key(b, i); err != nil {
+				return 0, err
+			}
+		}
+		if i, err = visit(key, escaped, i); err != nil {
+			return 0, err
+		}
+		i, more, err = Next(b, i, closer)
+	}
+	return i, err
 }
 
 // ObjectMembers calls fn with the raw key (without quotes, escapes left as they are) and the
@@ -319,17 +441,25 @@ func ObjectMembers(obj []byte, fn func(key, value []byte) error) error {
 	if i >= len(obj) || obj[i] != '{' {
 		return SyntaxError(obj, i, "want an object")
 	}
-	end, err := Walk(obj, i, 1, func(key []byte, _ bool, v int) (int, error) {
-		end, err := SkipValue(obj, v, 1)
-		if err != nil {
-			return 0, err
+	i, more, err := Open(obj, i, 1)
+	for more {
+		var key []byte
+		if key, _, i, err = Key(obj, i); err != nil {
+			return err
 		}
-		return end, fn(key, obj[v:end])
-	})
+		var end int
+		if end, err = SkipValue(obj, i, 1); err != nil {
+			return err
+		}
+		if err = fn(key, obj[i:end]); err != nil {
+			return err
+		}
+		i, more, err = Next(obj, end, '}')
+	}
 	if err != nil {
 		return err
 	}
-	return CheckEnd(obj, end)
+	return CheckEnd(obj, i)
 }
 
 // EndOfValid returns the index past the JSON value at b[i], which must be valid: it skips

@@ -3,6 +3,7 @@ package jsonscan_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -91,6 +92,100 @@ func TestWalk(t *testing.T) {
 	}
 }
 
+// stepSkip skips the value at b[i] with Open, Key and Next, at nesting depth depth, the way a
+// caller loops over a container without a callback.
+func stepSkip(b []byte, i, depth int) (int, error) {
+	if i >= len(b) || (b[i] != '{' && b[i] != '[') {
+		return jsonscan.SkipValue(b, i, depth-1)
+	}
+	closer := b[i] + 2
+	i, more, err := jsonscan.Open(b, i, depth)
+	for more {
+		if closer == '}' {
+			if _, _, i, err = jsonscan.Key(b, i); err != nil {
+				return 0, err
+			}
+		}
+		if i, err = stepSkip(b, i, depth+1); err != nil {
+			return 0, err
+		}
+		i, more, err = jsonscan.Next(b, i, closer)
+	}
+	return i, err
+}
+
+func TestSteps(t *testing.T) {
+	b := []byte(`{"a" : [1, 2 ,3],"b\"c":{} , "d":[ ]}`)
+	i, more, err := jsonscan.Open(b, 0, 1)
+	var got []string
+	for more && err == nil {
+		var key []byte
+		var escaped bool
+		if key, escaped, i, err = jsonscan.Key(b, i); err != nil {
+			break
+		}
+		var end int
+		if end, err = jsonscan.SkipValue(b, i, 1); err != nil {
+			break
+		}
+		got = append(got, fmt.Sprintf("%s %v %s", key, escaped, b[i:end]))
+		i, more, err = jsonscan.Next(b, end, '}')
+	}
+	if err != nil || i != len(b) {
+		t.Fatalf("the loop ends at %d, %v; want %d", i, err, len(b))
+	}
+	if diff := cmp.Diff([]string{"a false [1, 2 ,3]", `b\"c true {}`, "d false [ ]"}, got); diff != "" {
+		t.Errorf("members (-want +got):\n%s", diff)
+	}
+	if i, more, err := jsonscan.Open([]byte(`[ ] `), 0, 1); i != 3 || more || err != nil {
+		t.Errorf("Open of an empty array = %d, %v, %v; want 3, false, nil", i, more, err)
+	}
+
+	for _, tc := range []struct {
+		in   string
+		end  int // -1: an error
+		desc string
+	}{
+		{`{"a":1,"b":[true,null]}`, 23, "compact"},
+		{" { \"a\" :\t1 ,\n\"b\" : [ true , null ] } ", 36, "white space everywhere"},
+		{`[[],{},[{}]]`, 12, "empty containers"},
+		{`{"a" 1}`, -1, "no colon"},
+		{`{"a":1 "b":2}`, -1, "no comma"},
+		{`{"a":1]`, -1, "wrong closer"},
+		{`[1 2]`, -1, "no comma in an array"},
+		{`[1}`, -1, "wrong closer for an array"},
+		{`{"a":1,}`, -1, "trailing comma"},
+		{`[1,]`, -1, "trailing comma in an array"},
+		{`{,}`, -1, "comma first"},
+		{`{1:2}`, -1, "key not a string"},
+		{`{"a\q":1}`, -1, "bad escape in a key"},
+		{`{"a":1`, -1, "unterminated object"},
+		{`[1,`, -1, "unterminated array"},
+		{`{`, -1, "open brace only"},
+		{`{"a"`, -1, "key only"},
+		{`"s"`, 3, "not a container"},
+	} {
+		want, wantErr := jsonscan.SkipValue([]byte(tc.in), jsonscan.SkipSpace([]byte(tc.in), 0), 0)
+		end, err := stepSkip([]byte(tc.in), jsonscan.SkipSpace([]byte(tc.in), 0), 1)
+		if tc.end < 0 {
+			if err == nil || !errors.Is(err, jsonscan.ErrSyntax) || wantErr == nil {
+				t.Errorf("%s: steps over %q = %d, %v (SkipValue: %v); want an error wrapping ErrSyntax", tc.desc, tc.in, end, err, wantErr)
+			}
+			continue
+		}
+		if err != nil || end != tc.end || want != tc.end {
+			t.Errorf("%s: steps over %q = %d, %v (SkipValue: %d); want %d", tc.desc, tc.in, end, err, want, tc.end)
+		}
+	}
+	deep := []byte(strings.Repeat("[", jsonscan.MaxDepth+1) + strings.Repeat("]", jsonscan.MaxDepth+1))
+	if _, _, err := jsonscan.Open(deep, 0, jsonscan.MaxDepth+1); err == nil {
+		t.Error("Open beyond MaxDepth = nil error")
+	}
+	if _, _, err := jsonscan.Open(deep, 0, jsonscan.MaxDepth); err != nil {
+		t.Errorf("Open at MaxDepth: %v", err)
+	}
+}
+
 func TestObjectMembers(t *testing.T) {
 	var keys []string
 	err := jsonscan.ObjectMembers([]byte(` {"a":1,"b":{"c":2}} `), func(k, v []byte) error {
@@ -103,7 +198,7 @@ func TestObjectMembers(t *testing.T) {
 	if diff := cmp.Diff([]string{"a=1", `b={"c":2}`}, keys); diff != "" {
 		t.Errorf("members (-want +got):\n%s", diff)
 	}
-	for _, bad := range []string{`[]`, `{"a":1} x`, `{"a":}`, ``} {
+	for _, bad := range []string{`[]`, `{"a":1} x`, `{"a":}`, ``, `{"a":1 "b":2}`, `{"a":1,}`, `{"a" 1}`, `{"a":1`} {
 		if err := jsonscan.ObjectMembers([]byte(bad), func(k, v []byte) error { return nil }); err == nil {
 			t.Errorf("ObjectMembers(%q) = nil; want an error", bad)
 		}
