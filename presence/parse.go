@@ -2,7 +2,6 @@ package presence
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -82,7 +81,7 @@ func parseDiff(payload []byte, bj, bl *bound) (Diff, error) {
 // topObject checks that payload is valid JSON holding an object and returns the object without
 // surrounding spaces.
 func topObject(payload []byte, where string) ([]byte, error) {
-	if !json.Valid(payload) {
+	if !jsonscan.Valid(payload) {
 		return nil, malformed("%s: invalid JSON", where)
 	}
 	v := trimJSON(payload)
@@ -107,9 +106,17 @@ func parseSide(v []byte, where string, b *bound) (map[string][]Meta, error) {
 // members that fit in it and whose key is valid UTF-8, and counts the others in b.refused; what
 // it does not keep it only checks, so that a payload of any size costs memory in proportion to
 // the budget.
+//
+// A key that appears more than once takes its last value, as in encoding/json: an earlier
+// value is not an error even when it is not a valid entry. A bad value waits for a later
+// member of its key to replace it; with a budget, a payload with more than maxPending of them
+// waiting at once is refused at the first.
 func parseEntries(v []byte, where string, b *bound) (map[string][]Meta, error) {
 	out := make(map[string][]Meta)
+	var bad map[string]failure // the keys whose last value so far is not an entry
+	pos := 0
 	err := forEachRawMember(v, func(raw []byte, val []byte) error {
+		pos++
 		limit := -1
 		invalid := false
 		if b != nil {
@@ -124,7 +131,20 @@ func parseEntries(v []byte, where string, b *bound) (map[string][]Meta, error) {
 		}
 		metas, n, err := parseEntry(val, limit)
 		if err != nil {
-			return fmt.Errorf("key %q: %w", memberKey(raw), err)
+			key := memberKey(raw)
+			err = fmt.Errorf("key %q: %w", key, err)
+			if b != nil && len(bad) >= maxPending {
+				return firstFailure(bad)
+			}
+			if bad == nil {
+				bad = make(map[string]failure)
+			}
+			bad[key] = failure{pos, err}
+			delete(out, key)
+			return nil
+		}
+		if len(bad) > 0 {
+			delete(bad, memberKey(raw))
 		}
 		switch {
 		case b == nil:
@@ -142,10 +162,33 @@ func parseEntries(v []byte, where string, b *bound) (map[string][]Meta, error) {
 		out[memberKey(raw)] = metas
 		return nil
 	})
+	if err == nil && len(bad) > 0 {
+		err = firstFailure(bad)
+	}
 	if err != nil {
 		return nil, malformed("%s: %v", where, err)
 	}
 	return out, nil
+}
+
+// maxPending bounds, with a budget, the bad values that wait for a later member of their key.
+const maxPending = 1024
+
+// failure is the error of a member that is not a valid entry, and the member's position.
+type failure struct {
+	pos int
+	err error
+}
+
+// firstFailure returns the error of the failure with the first position; bad is not empty.
+func firstFailure(bad map[string]failure) error {
+	var first failure
+	for _, f := range bad {
+		if first.err == nil || f.pos < first.pos {
+			first = f
+		}
+	}
+	return first.err
 }
 
 // parseEntry parses {"metas":[…]} and returns the metas and their number. With limit >= 0 it

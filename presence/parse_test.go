@@ -3,6 +3,7 @@ package presence_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -76,6 +77,11 @@ func TestParseState(t *testing.T) {
 			want:    state{"k": metas(raw("r", "", `{"phx_ref":"r"}`))},
 		},
 		{
+			name:    "a key's earlier value does not count, even when it is not a valid entry",
+			payload: `{"k":{},"k":{"metas":[]},"j":null,"\u006a":{"metas":[{"phx_ref":"r"}]},"i":{"metas":[{"phx_ref":1}]},"i":{"metas":[]}}`,
+			want:    state{"k": {}, "j": metas(raw("r", "", `{"phx_ref":"r"}`)), "i": {}},
+		},
+		{
 			name:    "invalid UTF-8 and lone surrogates become U+FFFD, as in encoding/json",
 			payload: "{\"k\xff\":{\"metas\":[{\"phx_ref\":\"\\ud800\"}]}}",
 			want:    state{"k\uFFFD": metas(raw("\uFFFD", "", `{"phx_ref":"\ud800"}`))},
@@ -118,6 +124,8 @@ func TestParseStateMalformed(t *testing.T) {
 		{"entry not an object", `{"k":[]}`, `key "k": entry is not a JSON object`},
 		{"entry null", `{"k":null}`, `key "k": entry is not a JSON object`},
 		{"no metas", `{"k":{}}`, `entry has no "metas"`},
+		{"a key's last value is not a valid entry", `{"k":{"metas":[]},"k":{}}`, `key "k": entry has no "metas"`},
+		{"the first bad key is reported", `{"a":{},"b":[],"a":{"metas":[]},"c":{}}`, `key "b": entry is not a JSON object`},
 		{"metas null", `{"k":{"metas":null}}`, `"metas" is not a JSON array`},
 		{"metas an object", `{"k":{"metas":{"phx_ref":"r"}}}`, `"metas" is not a JSON array`},
 		{"meta not an object", `{"k":{"metas":["r"]}}`, "meta 0: not a JSON object"},
@@ -174,6 +182,11 @@ func TestParseDiff(t *testing.T) {
 			want:    presence.Diff{Joins: state{}, Leaves: state{}},
 		},
 		{
+			name:    "a key's earlier value does not count, even when it is not a valid entry",
+			payload: `{"joins":{"k":{"metas":[{}]},"k":{"metas":[]}},"leaves":{"k":null,"k":{"metas":[{"phx_ref":"r"}]}}}`,
+			want:    presence.Diff{Joins: state{"k": {}}, Leaves: state{"k": metas(raw("r", "", `{"phx_ref":"r"}`))}},
+		},
+		{
 			name:    "null sides are empty, other members ignored, names case-sensitive",
 			payload: `{"joins":null,"leaves":null,"Joins":{"k":{"metas":[{"phx_ref":"r"}]}},"extra":1}`,
 			want:    presence.Diff{Joins: state{}, Leaves: state{}},
@@ -205,6 +218,7 @@ func TestParseDiffMalformed(t *testing.T) {
 		{"joins an array", `{"joins":[],"leaves":{}}`, "presence_diff: joins: not a JSON object"},
 		{"leaves a string", `{"joins":{},"leaves":"x"}`, "presence_diff: leaves: not a JSON object"},
 		{"bad meta in leaves", `{"joins":{},"leaves":{"k":{"metas":[{}]}}}`, `presence_diff: leaves: key "k": meta 0: no phx_ref`},
+		{"a key's last value in joins is bad", `{"joins":{"k":{"metas":[]},"k":{"metas":[{}]}}}`, `presence_diff: joins: key "k": meta 0: no phx_ref`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -235,5 +249,37 @@ func TestParseCopiesPayload(t *testing.T) {
 	want := state{"k": metas(raw("r", "", `{"phx_ref":"r","user":"alice"}`))}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ParseState result changed with its payload (-want +got):\n%s", diff)
+	}
+}
+
+// TestTrackerDuplicateKeys checks that a tracker, like ParseState, takes the last value of a
+// key, and that it holds a bounded number of bad values waiting for a later member of their
+// key: 1,024 are accepted, one more refuses the payload.
+func TestTrackerDuplicateKeys(t *testing.T) {
+	t.Parallel()
+	payload := func(n int) []byte {
+		var b strings.Builder
+		b.WriteString("{")
+		for i := range n {
+			fmt.Fprintf(&b, `"k%d":{},`, i)
+		}
+		for i := range n {
+			fmt.Fprintf(&b, `"k%d":{"metas":[{"phx_ref":"r%d"}]},`, i, i)
+		}
+		b.WriteString(`"z":{"metas":[]}}`)
+		return []byte(b.String())
+	}
+	tr := presence.NewTracker()
+	if _, err := tr.HandleState(payload(1024)); err != nil {
+		t.Fatalf("HandleState with 1,024 replaced bad values: %v", err)
+	}
+	if n := tr.State().Len(); n != 1024 {
+		t.Errorf("the state has %d members; want 1,024", n)
+	}
+	if _, err := tr.HandleState(payload(1025)); !errors.Is(err, presence.ErrMalformed) || !strings.Contains(err.Error(), `key "k0"`) {
+		t.Errorf("HandleState with 1,025 replaced bad values = %v; want an error wrapping ErrMalformed about key k0", err)
+	}
+	if st, err := presence.ParseState(payload(1025)); err != nil || len(st) != 1026 {
+		t.Errorf("ParseState with 1,025 replaced bad values = %d keys, %v; want 1,026 keys", len(st), err)
 	}
 }

@@ -7,11 +7,12 @@ import (
 	"github.com/go-supabase/realtime/internal/jsonscan"
 )
 
-// The parsers walk JSON that json.Valid has accepted, without decoding it: they need the exact
-// bytes of each meta (Raw) and exact, case-sensitive matches on "metas", "joins", "leaves",
-// "phx_ref" and "phx_ref_prev" (encoding/json matches struct fields without regard to case, so
-// a tracked field "PHX_REF" would be taken for the ref). The walkers of internal/jsonscan only
-// find boundaries; on input that is not valid JSON they stop, never panic.
+// The parsers walk JSON that jsonscan.Valid (which accepts what encoding/json's Valid accepts)
+// has checked, without decoding it: they need the exact bytes of each meta (Raw) and exact,
+// case-sensitive matches on "metas", "joins", "leaves", "phx_ref" and "phx_ref_prev"
+// (encoding/json matches struct fields without regard to case, so a tracked field "PHX_REF"
+// would be taken for the ref). The walkers of internal/jsonscan only find boundaries; on input
+// that is not valid JSON they stop, never panic.
 
 // trimJSON returns b without leading and trailing JSON whitespace.
 func trimJSON(b []byte) []byte { return jsonscan.TrimSpace(b) }
@@ -38,7 +39,7 @@ func memberKey(raw []byte) string {
 }
 
 // errEmpty reports a value that is not there, as in `{"a":}`; it cannot happen after
-// json.Valid.
+// jsonscan.Valid.
 var errEmpty = errors.New("empty JSON value")
 
 // forEachMember calls fn with the key and the raw value of each member of the JSON object v, in
