@@ -84,18 +84,29 @@ func (r Record) each(fn func(key []byte, esc bool, value []byte) bool) error {
 	if s.null() {
 		return s.end()
 	}
+	if s.peek() != '{' {
+		return s.fail()
+	}
 	stop := false
-	err := s.members(1, func(key []byte, esc bool) error {
+	more, err := s.open(1)
+	for more && err == nil {
+		var key []byte
+		var esc bool
+		if key, esc, err = s.key(); err != nil {
+			break
+		}
 		if stop {
-			return s.value(1)
+			err = s.value(1)
+		} else {
+			var v []byte
+			if v, err = s.rawValue(); err == nil {
+				stop = !fn(key, esc, v)
+			}
 		}
-		v, err := s.rawValue()
-		if err != nil {
-			return err
+		if err == nil {
+			more, err = s.next('}')
 		}
-		stop = !fn(key, esc, v)
-		return nil
-	})
+	}
 	if err != nil {
 		return err
 	}
