@@ -272,7 +272,9 @@ func (d *Decoder) Decode(binary bool, frame []byte, m *Message) error {
 	default:
 		err = d.decodeV2Text(frame, m)
 	}
-	if err == nil && !(utf8.ValidString(m.Topic) && utf8.ValidString(m.Event) && utf8.ValidString(m.UserEvent) && utf8.ValidString(m.Status)) {
+	// A text frame's names went through unquoteInto, which refuses what is not UTF-8; a binary
+	// frame's are raw bytes.
+	if err == nil && binary && !(utf8.ValidString(m.Topic) && utf8.ValidString(m.Event) && utf8.ValidString(m.UserEvent) && utf8.ValidString(m.Status)) {
 		err = malformed("topic, event or status is not valid UTF-8")
 	}
 	if err != nil {

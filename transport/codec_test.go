@@ -197,6 +197,8 @@ func TestDecodeMalformed(t *testing.T) {
 		{"event with an unpaired surrogate", transport.V2, false, `[null,null,"t","e\ud800",{}]`},
 		{"broadcast event not UTF-8", transport.V2, false, "[null,null,\"t\",\"broadcast\",{\"event\":\"x\xfe\",\"payload\":{}}]"},
 		{"v1 topic not UTF-8", transport.V1, false, "{\"topic\":\"t\xff\",\"event\":\"e\",\"payload\":{},\"ref\":null}"},
+		{"reply status not UTF-8", transport.V2, false, "[\"1\",\"2\",\"t\",\"phx_reply\",{\"status\":\"o\xffk\",\"response\":{}}]"},
+		{"reply status with an unpaired surrogate", transport.V2, false, `["1","2","t","phx_reply",{"status":"ok\udc00","response":{}}]`},
 		{"binary topic not UTF-8", transport.V2, true, "\x02\x02\x01t\xffe{}"},
 		{"binary broadcast event not UTF-8", transport.V2, true, "\x04\x01\x01\x00\x01t\xff{}"},
 		{"deep nesting", transport.V2, false, `[null,null,"t","e",` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `]`},
