@@ -257,6 +257,20 @@ func (d *Decoder) intern(b []byte) string {
 	return s
 }
 
+// name is intern for the names of a binary frame (topic, event, status), which are raw bytes:
+// one that is not valid UTF-8 sets *bad and is not cached. Every string in the cache is valid
+// UTF-8 (text frames intern only strings that are), so a name found there needs no check.
+func (d *Decoder) name(b []byte, bad *bool) string {
+	if len(b) > 0 && d.recent[(uint(len(b))*31+uint(b[0])*7+uint(b[len(b)-1]))&63] == string(b) {
+		return d.intern(b)
+	}
+	if !utf8.Valid(b) {
+		*bad = true
+		return string(b)
+	}
+	return d.intern(b)
+}
+
 // Decode decodes one frame into m; see [Decode].
 func (d *Decoder) Decode(binary bool, frame []byte, m *Message) error {
 	*m = Message{}
@@ -271,11 +285,6 @@ func (d *Decoder) Decode(binary bool, frame []byte, m *Message) error {
 		err = d.decodeV1(frame, m)
 	default:
 		err = d.decodeV2Text(frame, m)
-	}
-	// A text frame's names went through unquoteInto, which refuses what is not UTF-8; a binary
-	// frame's are raw bytes.
-	if err == nil && binary && !(utf8.ValidString(m.Topic) && utf8.ValidString(m.Event) && utf8.ValidString(m.UserEvent) && utf8.ValidString(m.Status)) {
-		err = malformed("topic, event or status is not valid UTF-8")
 	}
 	if err != nil {
 		*m = Message{}
@@ -474,51 +483,59 @@ func (d *Decoder) decodeBinary(b []byte, m *Message) error {
 		return malformed("empty binary frame")
 	}
 	m.Binary = true
+	bad := false // a name is not valid UTF-8
 	switch kind := b[0]; {
 	case kind == KindPush && d.Side == ServerSide: // client form, with a ref
 		f, _, rest, err := fields(b, 4, 0)
 		if err != nil {
 			return err
 		}
-		m.JoinRef, m.Ref, m.Topic, m.Event = string(f[0]), string(f[1]), d.intern(f[2]), d.intern(f[3])
+		m.JoinRef, m.Ref, m.Topic, m.Event = string(f[0]), string(f[1]), d.name(f[2], &bad), d.name(f[3], &bad)
 		m.Payload, m.Raw = rest, true
 	case kind == KindPush: // server form, no ref
 		f, _, rest, err := fields(b, 3, 0)
 		if err != nil {
 			return err
 		}
-		m.JoinRef, m.Topic, m.Event = string(f[0]), d.intern(f[1]), d.intern(f[2])
+		m.JoinRef, m.Topic, m.Event = string(f[0]), d.name(f[1], &bad), d.name(f[2], &bad)
 		m.Payload, m.Raw = rest, true
 	case kind == KindReply && d.Side == ClientSide:
 		f, _, rest, err := fields(b, 4, 0)
 		if err != nil {
 			return err
 		}
-		m.JoinRef, m.Ref, m.Topic, m.Status = string(f[0]), string(f[1]), d.intern(f[2]), d.intern(f[3])
+		m.JoinRef, m.Ref, m.Topic, m.Status = string(f[0]), string(f[1]), d.name(f[2], &bad), d.name(f[3], &bad)
 		m.Event, m.Payload, m.Data, m.Raw = EventReply, rest, rest, true
 	case kind == KindBroadcast && d.Side == ClientSide:
 		f, _, rest, err := fields(b, 2, 0)
 		if err != nil {
 			return err
 		}
-		m.Topic, m.Event = d.intern(f[0]), d.intern(f[1])
+		m.Topic, m.Event = d.name(f[0], &bad), d.name(f[1], &bad)
 		m.Payload, m.Raw = rest, true
 	case kind == KindUserBroadcastPush && d.Side == ServerSide:
 		f, enc, rest, err := fields(b, 5, 1)
 		if err != nil {
 			return err
 		}
-		m.JoinRef, m.Ref, m.Topic = string(f[0]), string(f[1]), d.intern(f[2])
-		return d.fillUserBroadcast(m, f[3], f[4], enc[0], rest)
+		m.JoinRef, m.Ref, m.Topic = string(f[0]), string(f[1]), d.name(f[2], &bad)
+		if err := d.fillUserBroadcast(m, f[3], f[4], enc[0], rest, &bad); err != nil {
+			return err
+		}
 	case kind == KindUserBroadcast && d.Side == ClientSide:
 		f, enc, rest, err := fields(b, 3, 1)
 		if err != nil {
 			return err
 		}
-		m.Topic = d.intern(f[0])
-		return d.fillUserBroadcast(m, f[1], f[2], enc[0], rest)
+		m.Topic = d.name(f[0], &bad)
+		if err := d.fillUserBroadcast(m, f[1], f[2], enc[0], rest, &bad); err != nil {
+			return err
+		}
 	default:
 		return malformed("unexpected binary frame kind %d", kind)
+	}
+	if bad {
+		return malformed("topic, event or status is not valid UTF-8")
 	}
 	return nil
 }
@@ -526,9 +543,9 @@ func (d *Decoder) decodeBinary(b []byte, m *Message) error {
 // fillUserBroadcast sets the broadcast fields of a kind 3 or 4 frame. Metadata must be a JSON
 // object when present; with encoding 1 (any non-zero value, as the server reads it) the payload
 // must be JSON.
-func (d *Decoder) fillUserBroadcast(m *Message, event, meta []byte, enc byte, payload []byte) error {
+func (d *Decoder) fillUserBroadcast(m *Message, event, meta []byte, enc byte, payload []byte, bad *bool) error {
 	m.Event = EventBroadcast
-	m.UserEvent = d.intern(event)
+	m.UserEvent = d.name(event, bad)
 	if len(meta) > 0 {
 		if !IsObject(meta) {
 			return malformed("binary broadcast metadata is not a JSON object")

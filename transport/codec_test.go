@@ -400,3 +400,19 @@ func TestDecodeLiteralReplacementCharacter(t *testing.T) {
 		}
 	}
 }
+
+// TestDecoderRefusesBadNamesEveryTime checks that a decoder, which caches the names it has
+// seen, refuses a binary frame's name that is not UTF-8 each time it comes, and still takes
+// the same name once it is valid.
+func TestDecoderRefusesBadNamesEveryTime(t *testing.T) {
+	d := transport.Decoder{Version: transport.V2, Side: transport.ClientSide}
+	var m transport.Message
+	for _, frame := range []string{"\x04\x01\x01\x00\x01t\xff{}", "\x04\x01\x01\x00\x01t\xff{}", "\x02\x02\x01t\xffe{}", "\x02\x02\x01t\xffe{}"} {
+		if err := d.Decode(true, []byte(frame), &m); !errors.Is(err, transport.ErrMalformed) {
+			t.Errorf("Decode(%q) = %v; want an error wrapping ErrMalformed", frame, err)
+		}
+	}
+	if err := d.Decode(true, []byte("\x04\x01\x02\x00\x01t\xc3\xa9{}"), &m); err != nil || m.UserEvent != "é" {
+		t.Errorf("Decode of a valid name = %q, %v", m.UserEvent, err)
+	}
+}
