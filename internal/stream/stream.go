@@ -239,8 +239,7 @@ type Core[T any] struct {
 	cfg   config
 
 	mu         sync.Mutex
-	queue      []queued[T]
-	head       int
+	queue      fifo[T]
 	queueBytes int64
 	inflight   int64 // size+1 of the event the drain goroutine holds, or 0
 	draining   bool  // a drain goroutine runs
@@ -250,8 +249,8 @@ type Core[T any] struct {
 	err        error
 	dropped    uint64
 	overflow   bool // an overflow episode is under way
-	held       bool // Hold: events from holdFrom on wait in the queue until Release
-	holdFrom   int  // index in queue of the first held event
+	held       bool // Hold: events sent since wait in the queue until Release
+	unheld     int  // while held: how many events at the front of the queue were sent before Hold
 	stopCh     chan struct{}
 	done       chan struct{}
 	stopWatch  func() bool
@@ -283,7 +282,7 @@ func (s *Core[T]) evictOverBudget(budget int64) logLine {
 	}
 	limit := fmt.Sprintf("the client's budget of %d pending bytes for all subscriptions (it held the most, %d bytes)", budget, s.queueBytes)
 	before := s.dropped
-	s.dropped += uint64(len(s.queue) - s.head)
+	s.dropped += uint64(s.queue.len())
 	if s.inflight > 0 {
 		s.dropped++ // the event the drain goroutine holds is discarded too
 	}
@@ -366,7 +365,7 @@ func (s *Core[T]) Dropped() uint64 {
 func (s *Core[T]) Pending() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.queue) - s.head
+	return s.queue.len()
 }
 
 // Stop ends the subscription: C is closed (events already in its buffer stay readable; queued
@@ -385,7 +384,7 @@ func (f *Feed[T]) Send(v T, size int) bool {
 		s.mu.Unlock()
 		return false
 	}
-	if !s.draining && !s.held && len(s.queue) == s.head {
+	if !s.draining && !s.held && s.queue.len() == 0 {
 		select {
 		case s.ch <- v:
 			s.mu.Unlock()
@@ -427,7 +426,7 @@ func (f *Feed[T]) Hold() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.held {
-		s.held, s.holdFrom = true, len(s.queue)
+		s.held, s.unheld = true, s.queue.len()
 	}
 }
 
@@ -439,8 +438,8 @@ func (f *Feed[T]) Release() {
 	if !s.held {
 		return
 	}
-	s.held, s.holdFrom = false, 0
-	if !s.draining && !s.stopped && len(s.queue) > s.head {
+	s.held, s.unheld = false, 0
+	if !s.draining && !s.stopped && s.queue.len() > 0 {
 		s.draining = true
 		s.group.wg.Add(1)
 		go s.drain()
@@ -457,11 +456,12 @@ func (f *Feed[T]) Accepting() bool {
 // enqueueLocked queues v behind a full channel, applying the overflow policy. It returns false
 // when the subscription was evicted, and the line to log once the lock is released.
 func (s *Core[T]) enqueueLocked(v T, size int64) (ok bool, line logLine) {
-	nq := len(s.queue) - s.head
+	nq := s.queue.len()
 	if s.cfg.policy == Conflate && nq > 0 {
-		s.account(size - s.queue[len(s.queue)-1].size)
-		s.queueBytes += size - s.queue[len(s.queue)-1].size
-		s.queue[len(s.queue)-1] = queued[T]{v, size}
+		last := s.queue.last()
+		s.account(size - last.size)
+		s.queueBytes += size - last.size
+		*last = queued[T]{v, size}
 		s.dropped++
 		return true, logLine{}
 	}
@@ -480,11 +480,13 @@ func (s *Core[T]) enqueueLocked(v T, size int64) (ok bool, line logLine) {
 			return true, s.dropLocked(limit)
 		case DropOldest:
 			for nq > 0 && (n >= s.cfg.pendingEvents || bytes+size > s.cfg.pendingBytes) {
-				s.queueBytes -= s.queue[s.head].size
-				s.account(-s.queue[s.head].size)
-				bytes -= s.queue[s.head].size
-				s.queue[s.head] = queued[T]{}
-				s.head++
+				old := s.queue.pop()
+				s.queueBytes -= old.size
+				s.account(-old.size)
+				bytes -= old.size
+				if s.unheld > 0 {
+					s.unheld--
+				}
 				nq--
 				n--
 				if l := s.dropLocked(limit); l.msg != "" {
@@ -510,10 +512,10 @@ func (s *Core[T]) enqueueLocked(v T, size int64) (ok bool, line logLine) {
 				[]any{"subscription", s.desc, "limit", limit, "dropped", s.dropped}}
 		}
 	}
-	s.queue = append(s.queue, queued[T]{v, size})
+	s.queue.push(queued[T]{v, size})
 	s.queueBytes += size
 	s.account(size)
-	if !s.draining && (!s.held || s.head < s.holdFrom) {
+	if !s.draining && (!s.held || s.unheld > 0) {
 		s.draining = true
 		s.group.wg.Add(1)
 		go s.drain()
@@ -538,14 +540,15 @@ func (s *Core[T]) drain() {
 	defer s.group.wg.Done()
 	for {
 		s.mu.Lock()
-		if s.held && !s.stopped && s.head >= s.holdFrom && len(s.queue) > s.head {
+		if s.held && !s.stopped && s.unheld == 0 && s.queue.len() > 0 {
 			s.draining = false // Release starts a new drain
 			s.mu.Unlock()
 			return
 		}
-		if s.stopped || len(s.queue) == s.head {
+		if s.stopped || s.queue.len() == 0 {
 			s.account(-s.queueBytes)
-			s.queue, s.head, s.queueBytes, s.holdFrom = nil, 0, 0, 0
+			s.queue.reset()
+			s.queueBytes, s.unheld = 0, 0
 			s.draining = false
 			var line logLine
 			if s.overflow {
@@ -560,15 +563,11 @@ func (s *Core[T]) drain() {
 			s.group.log(line)
 			return
 		}
-		q := s.queue[s.head]
-		s.queue[s.head] = queued[T]{}
-		s.head++
+		q := s.queue.pop()
 		s.queueBytes -= q.size
 		s.account(-q.size)
-		if s.head > 1024 && s.head*2 > len(s.queue) {
-			s.queue = append([]queued[T](nil), s.queue[s.head:]...)
-			s.holdFrom = max(s.holdFrom-s.head, 0)
-			s.head = 0
+		if s.unheld > 0 {
+			s.unheld--
 		}
 		s.inflight = q.size + 1
 		stop := s.stopCh
@@ -606,7 +605,8 @@ func (s *Core[T]) stopLocked() {
 	s.stopped = true
 	close(s.stopCh)
 	s.account(-s.queueBytes)
-	s.queue, s.head, s.queueBytes = nil, 0, 0
+	s.queue.reset()
+	s.queueBytes = 0
 	if !s.draining {
 		s.closeChLocked()
 	}
