@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -46,9 +45,7 @@ func (b Broadcast) Decode(v any) error {
 		}
 		return invalidArgument("broadcast %q has no payload", b.Event)
 	}
-	d := json.NewDecoder(bytes.NewReader(b.Payload))
-	d.UseNumber()
-	return d.Decode(v)
+	return decodeJSON(b.Payload, v)
 }
 
 // IsBinary reports whether the payload is bytes rather than JSON.
