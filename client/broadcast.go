@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/go-supabase/realtime/acks"
@@ -119,8 +120,28 @@ func (ch *Channel) OnBroadcast(ctx context.Context, event string, opts ...subscr
 		event = ""
 	}
 	b := &broadcastBinding{event: event, feed: feed}
-	listen(ch, feed, func(s *chanState) { s.bcast.bindings = append(pruneBindings(s.bcast.bindings), b) })
+	listen(ch, feed, func(s *chanState) { s.bcast.bindings = addBinding(s.bcast.bindings, b) })
 	return sub
+}
+
+// addBinding appends b to bs; see addLive.
+func addBinding(bs []*broadcastBinding, b *broadcastBinding) []*broadcastBinding {
+	return addLive(bs, b, pruneBindings)
+}
+
+// addLive appends e to the list of subscriptions s, first dropping the ended ones with prune
+// when s is full: the ended subscriptions of a quiet channel do not pile up, and adding N
+// costs O(N) in all rather than a scan of the list per subscription. (Traffic drops the ended
+// ones too, as it finds them.) When more than half survive, the capacity doubles, so that the
+// next scan waits for as many adds as it scans.
+func addLive[E any](s []E, e E, prune func([]E) []E) []E {
+	if n := cap(s); len(s) == n && n >= 8 {
+		s = prune(s)
+		if len(s) > n/2 {
+			s = slices.Grow(s, 2*n-len(s))
+		}
+	}
+	return append(s, e)
 }
 
 // pruneBindings drops the bindings whose subscription has ended.
