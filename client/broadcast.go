@@ -16,7 +16,8 @@ import (
 
 // Broadcast is a broadcast message received on a channel. Whether it travelled as JSON or as a
 // binary frame, it looks the same: the user's event name, and either a JSON payload or bytes.
-// Its byte slices are shared with other subscriptions and must not be modified.
+// Each subscription receives its own copy of the value; its byte slices are shared with the
+// other subscriptions and must not be modified.
 type Broadcast struct {
 	// Topic and Seq are the broadcast's Origin: its channel and its receive sequence number.
 	Topic string
@@ -184,8 +185,10 @@ func (f *broadcastFeature) route(m *transport.Message) {
 	}
 	size := len(m.Data) + len(m.Meta) + len(m.UserEvent)
 	dead := false
+	// The subscriptions that must queue it share one copy (see stream.Feed.SendShared).
+	shared := f.s.r.bcastLog.Share(b)
 	for _, bb := range f.bindings {
-		if bb.matches(m.UserEvent) && !bb.feed.Send(b, size) {
+		if bb.matches(m.UserEvent) && !bb.feed.SendShared(&shared, size) {
 			dead = true
 		}
 	}

@@ -1,36 +1,40 @@
 package stream
 
-// blockLen is the number of events in one block of a pending queue. A block of the largest
-// event type the SDK delivers (a 120-byte value plus its size) is about 4 KiB.
+// blockLen is the number of elements in one block of a fifo. A block of the largest event
+// type the SDK delivers (a 120-byte value) is about 4 KiB.
 const blockLen = 32
 
-// block is a fixed-size piece of a pending queue.
-type block[T any] struct {
-	items [blockLen]queued[T]
-	next  *block[T]
+// block is a fixed-size piece of a fifo.
+type block[E any] struct {
+	items [blockLen]E
+	next  *block[E]
 }
 
-// fifo is a pending queue: a list of fixed-size blocks. Unlike a slice that doubles, it
-// never copies what it holds, never holds more than one block beyond its events, and costs
-// one allocation per blockLen events; a block that empties while the queue keeps growing is
-// reused for its tail. The zero value is an empty queue.
-type fifo[T any] struct {
-	head, tail *block[T]
+// fifo is a queue of E: a list of fixed-size blocks; the pending queues are made of them.
+// Unlike a slice that doubles, it never copies what it holds and never holds more than one
+// block beyond its elements. A block that empties is kept for reuse, also once the queue is
+// empty (until reset), so that a queue that fills and empties again and again allocates
+// nothing. The zero value is an empty queue.
+type fifo[E any] struct {
+	head, tail *block[E]
 	hi, ti     int // the index of the first event in head; the next free index in tail
 	n          int
-	spare      *block[T] // an emptied block, kept while the queue is not empty
+	spare      *block[E] // an emptied block, kept for reuse
 }
 
 // len returns the number of queued events.
-func (q *fifo[T]) len() int { return q.n }
+func (q *fifo[E]) len() int { return q.n }
 
 // push appends e.
-func (q *fifo[T]) push(e queued[T]) {
+func (q *fifo[E]) push(e E) { *q.slot() = e }
+
+// slot appends a zero element and returns its address, which stays valid until it is popped.
+func (q *fifo[E]) slot() *E {
 	if q.tail == nil || q.ti == blockLen {
 		b := q.spare
 		q.spare = nil
 		if b == nil {
-			b = new(block[T])
+			b = new(block[E])
 		}
 		if q.tail == nil {
 			q.head, q.hi = b, 0
@@ -39,21 +43,25 @@ func (q *fifo[T]) push(e queued[T]) {
 		}
 		q.tail, q.ti = b, 0
 	}
-	q.tail.items[q.ti] = e
+	e := &q.tail.items[q.ti]
 	q.ti++
 	q.n++
+	return e
 }
 
 // pop removes and returns the first event; the queue must not be empty.
-func (q *fifo[T]) pop() queued[T] {
+func (q *fifo[E]) pop() E {
 	b := q.head
 	e := b.items[q.hi]
-	b.items[q.hi] = queued[T]{}
+	var zero E
+	b.items[q.hi] = zero
 	q.hi++
 	q.n--
 	switch {
 	case q.n == 0:
-		q.reset()
+		q.head, q.tail, q.hi, q.ti = nil, nil, 0, 0
+		b.next = nil
+		q.spare = b
 	case q.hi == blockLen:
 		q.head, q.hi = b.next, 0
 		b.next = nil
@@ -63,7 +71,7 @@ func (q *fifo[T]) pop() queued[T] {
 }
 
 // last returns the last event; the queue must not be empty.
-func (q *fifo[T]) last() *queued[T] { return &q.tail.items[q.ti-1] }
+func (q *fifo[E]) last() *E { return &q.tail.items[q.ti-1] }
 
-// reset empties the queue and lets go of its blocks.
-func (q *fifo[T]) reset() { *q = fifo[T]{} }
+// reset empties the queue and lets go of all its blocks.
+func (q *fifo[E]) reset() { *q = fifo[E]{} }

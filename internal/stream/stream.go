@@ -38,11 +38,15 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
-// Default limits of a subscription.
+// Default limits of a subscription: a channel buffer of DefaultBuffer events, or as many as
+// DefaultBufferBytes hold when the events are larger than 32 bytes; a pending queue of
+// DefaultPendingEvents or DefaultPendingBytes.
 const (
 	DefaultBuffer         = 256
+	DefaultBufferBytes    = 8 << 10 // a channel of large events holds fewer than DefaultBuffer
 	DefaultPendingEvents  = 65536
 	DefaultPendingBytes   = 64 << 20
 	DefaultConflateBuffer = 1
@@ -103,6 +107,21 @@ type config struct {
 	pendingEvents int
 	pendingBytes  int64
 }
+
+// defaultBuffer is the default capacity of a channel of T: DefaultBuffer events, or as many as
+// DefaultBufferBytes hold for a large T (at least minDefaultBuffer). The buffer is allocated
+// whole with the subscription, so with many subscriptions its size is most of their memory;
+// beyond it the pending queue takes the events, as they come.
+func defaultBuffer[T any]() int {
+	var v T
+	size := int(unsafe.Sizeof(v))
+	if size == 0 {
+		return DefaultBuffer
+	}
+	return min(DefaultBuffer, max(DefaultBufferBytes/size, minDefaultBuffer))
+}
+
+const minDefaultBuffer = 16
 
 // WithBuffer sets the capacity of the subscription's Go channel. Values below 1 mean 1.
 func WithBuffer(n int) Option {
@@ -239,7 +258,8 @@ type Core[T any] struct {
 	cfg   config
 
 	mu         sync.Mutex
-	queue      fifo[T]
+	queue      fifo[queued[T]]
+	vals       fifo[T] // the subscription's own copies of the queued events, in order
 	queueBytes int64
 	inflight   int64 // size+1 of the event the drain goroutine holds, or 0
 	draining   bool  // a drain goroutine runs
@@ -307,9 +327,12 @@ func (s *Core[T]) evictOverBudget(budget int64) logLine {
 		[]any{"subscription", s.desc, "budget", budget, "dropped", dropped}}
 }
 
+// queued is an event in a pending queue: a pointer to the subscription's own copy of it (in
+// vals) or to a copy shared with other subscriptions (see [Shared]).
 type queued[T any] struct {
-	v    T
+	p    *T
 	size int64
+	own  bool // p is the oldest element of vals
 }
 
 // Feed is the delivery side of a Core, for the SDK's router. Its methods never block on the
@@ -319,7 +342,7 @@ type Feed[T any] struct{ s *Core[T] }
 // New returns a subscription and its feed. The subscription ends when ctx is done (Err nil).
 // desc names it in log lines.
 func New[T any](ctx context.Context, g *Group, desc string, opts []Option) (*Core[T], *Feed[T]) {
-	cfg := config{buffer: DefaultBuffer, pendingEvents: DefaultPendingEvents, pendingBytes: DefaultPendingBytes}
+	cfg := config{buffer: defaultBuffer[T](), pendingEvents: DefaultPendingEvents, pendingBytes: DefaultPendingBytes}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -377,7 +400,50 @@ func (s *Core[T]) String() string { return s.desc }
 
 // Send delivers v, whose size in bytes counts against the pending byte limit, without
 // blocking. It reports whether the subscription still accepts events.
-func (f *Feed[T]) Send(v T, size int) bool {
+func (f *Feed[T]) Send(v T, size int) bool { return f.send(&v, nil, size) }
+
+// Shared is one event on its way to several subscriptions of the same log (see
+// [Feed.SendShared]).
+type Shared[T any] struct {
+	v   T
+	p   *T
+	log *Log[T]
+}
+
+// Log stores the copies of events that subscriptions share while the events wait in their
+// pending queues: one copy for all of them instead of one each. It is for one goroutine (the
+// router); a stored copy is never modified. The copies are made in blocks of blockLen; the log
+// keeps only the block it is filling, and an earlier block is freed once no queue refers to it.
+// The zero value is ready to use.
+type Log[T any] struct {
+	cur *[blockLen]T
+	n   int
+}
+
+// put stores a copy of v and returns its address.
+func (l *Log[T]) put(v *T) *T {
+	if l.cur == nil || l.n == blockLen {
+		l.cur, l.n = new([blockLen]T), 0
+	}
+	p := &l.cur[l.n]
+	l.n++
+	*p = *v
+	return p
+}
+
+// Share returns v on its way to several subscriptions.
+func (l *Log[T]) Share(v T) Shared[T] { return Shared[T]{v: v, log: l} }
+
+// SendShared is Send for an event that goes to several subscriptions: a subscription whose
+// channel has room gets it at once, as with Send; one that must queue it queues a pointer to a
+// single copy in the log, made by the first of them, rather than a copy of its own. The
+// subscriptions cannot affect each other through it: the copy is never written again, and each
+// reader receives its own copy of the value from its Go channel. It must be called on the
+// log's goroutine.
+func (f *Feed[T]) SendShared(e *Shared[T], size int) bool { return f.send(&e.v, e, size) }
+
+// send delivers *v; with e, a queued copy is shared through e.
+func (f *Feed[T]) send(v *T, e *Shared[T], size int) bool {
 	s := f.s
 	s.mu.Lock()
 	if !s.accepting {
@@ -386,7 +452,7 @@ func (f *Feed[T]) Send(v T, size int) bool {
 	}
 	if !s.draining && !s.held && s.queue.len() == 0 {
 		select {
-		case s.ch <- v:
+		case s.ch <- *v:
 			s.mu.Unlock()
 			s.group.delivered.Add(1)
 			return true
@@ -394,7 +460,7 @@ func (f *Feed[T]) Send(v T, size int) bool {
 		}
 	}
 	before := s.dropped
-	ok, line := s.enqueueLocked(v, int64(size))
+	ok, line := s.enqueueLocked(v, e, int64(size))
 	n := s.dropped - before
 	s.mu.Unlock()
 	s.group.log(line)
@@ -453,15 +519,21 @@ func (f *Feed[T]) Accepting() bool {
 	return f.s.accepting
 }
 
-// enqueueLocked queues v behind a full channel, applying the overflow policy. It returns false
-// when the subscription was evicted, and the line to log once the lock is released.
-func (s *Core[T]) enqueueLocked(v T, size int64) (ok bool, line logLine) {
+// enqueueLocked queues *v (shared through e, if not nil) behind a full channel, applying the
+// overflow policy. It returns false when the subscription was evicted, and the line to log
+// once the lock is released.
+func (s *Core[T]) enqueueLocked(v *T, e *Shared[T], size int64) (ok bool, line logLine) {
 	nq := s.queue.len()
 	if s.cfg.policy == Conflate && nq > 0 {
 		last := s.queue.last()
 		s.account(size - last.size)
 		s.queueBytes += size - last.size
-		*last = queued[T]{v, size}
+		last.size = size
+		if last.own {
+			*last.p = *v // the newest element of vals
+		} else {
+			last.p, last.own = s.ref(v, e)
+		}
 		s.dropped++
 		return true, logLine{}
 	}
@@ -480,7 +552,7 @@ func (s *Core[T]) enqueueLocked(v T, size int64) (ok bool, line logLine) {
 			return true, s.dropLocked(limit)
 		case DropOldest:
 			for nq > 0 && (n >= s.cfg.pendingEvents || bytes+size > s.cfg.pendingBytes) {
-				old := s.queue.pop()
+				old := s.popLocked()
 				s.queueBytes -= old.size
 				s.account(-old.size)
 				bytes -= old.size
@@ -512,7 +584,8 @@ func (s *Core[T]) enqueueLocked(v T, size int64) (ok bool, line logLine) {
 				[]any{"subscription", s.desc, "limit", limit, "dropped", s.dropped}}
 		}
 	}
-	s.queue.push(queued[T]{v, size})
+	p, own := s.ref(v, e)
+	s.queue.push(queued[T]{p, size, own})
 	s.queueBytes += size
 	s.account(size)
 	if !s.draining && (!s.held || s.unheld > 0) {
@@ -521,6 +594,36 @@ func (s *Core[T]) enqueueLocked(v T, size int64) (ok bool, line logLine) {
 		go s.drain()
 	}
 	return true, line
+}
+
+// ref returns the pointer to queue for *v: the shared copy of e (made now if it is the first
+// one needed), or a copy of the subscription's own.
+func (s *Core[T]) ref(v *T, e *Shared[T]) (*T, bool) {
+	if e != nil && e.log != nil {
+		if e.p == nil {
+			e.p = e.log.put(&e.v)
+		}
+		return e.p, false
+	}
+	p := s.vals.slot()
+	*p = *v
+	return p, true
+}
+
+// popped is an event taken off a pending queue.
+type popped[T any] struct {
+	v    T
+	size int64
+}
+
+// popLocked removes the first queued event and returns it with its value.
+func (s *Core[T]) popLocked() popped[T] {
+	q := s.queue.pop()
+	out := popped[T]{*q.p, q.size}
+	if q.own {
+		s.vals.pop()
+	}
+	return out
 }
 
 // dropLocked counts a dropped event and returns the line that reports the start of an
@@ -540,6 +643,7 @@ func (s *Core[T]) drain() {
 	defer s.group.wg.Done()
 	for {
 		s.mu.Lock()
+		s.inflight = 0 // the event of the previous round, if any, is in the channel or dropped
 		if s.held && !s.stopped && s.unheld == 0 && s.queue.len() > 0 {
 			s.draining = false // Release starts a new drain
 			s.mu.Unlock()
@@ -547,7 +651,10 @@ func (s *Core[T]) drain() {
 		}
 		if s.stopped || s.queue.len() == 0 {
 			s.account(-s.queueBytes)
-			s.queue.reset()
+			if s.stopped {
+				s.queue.reset()
+				s.vals.reset()
+			}
 			s.queueBytes, s.unheld = 0, 0
 			s.draining = false
 			var line logLine
@@ -563,7 +670,7 @@ func (s *Core[T]) drain() {
 			s.group.log(line)
 			return
 		}
-		q := s.queue.pop()
+		q := s.popLocked()
 		s.queueBytes -= q.size
 		s.account(-q.size)
 		if s.unheld > 0 {
@@ -577,9 +684,6 @@ func (s *Core[T]) drain() {
 			s.group.delivered.Add(1)
 		case <-stop:
 		}
-		s.mu.Lock()
-		s.inflight = 0
-		s.mu.Unlock()
 	}
 }
 
@@ -606,6 +710,7 @@ func (s *Core[T]) stopLocked() {
 	close(s.stopCh)
 	s.account(-s.queueBytes)
 	s.queue.reset()
+	s.vals.reset()
 	s.queueBytes = 0
 	if !s.draining {
 		s.closeChLocked()
