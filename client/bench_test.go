@@ -483,6 +483,10 @@ func BenchmarkJoin1000(b *testing.B) {
 				b.StartTimer()
 			}
 			b.ReportMetric(heap/float64(b.N), "B/channel")
+			// The two structs every channel holds for its life (their allocations round up to
+			// Go's size classes: …, 576, 640, 704, 768, …).
+			b.ReportMetric(float64(client.ChanStateSize()), "B/chanState")
+			b.ReportMetric(float64(client.ChannelSize()), "B/Channel")
 		})
 	}
 }
@@ -842,5 +846,49 @@ func BenchmarkOrderedStream(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(tBroadcast)/float64(tEvents), "events/broadcast-rate")
+	})
+}
+
+// chatMsg is the typed payload of the broadcast decode benchmark.
+type chatMsg struct {
+	Seq  int    `json:"seq"`
+	User string `json:"user"`
+	Room string `json:"room"`
+	TS   int64  `json:"ts"`
+	Text string `json:"text"`
+}
+
+// BenchmarkDecodeBroadcast decodes a ~150-byte broadcast payload into a struct with
+// DecodeBroadcast, against json.Unmarshal (the scan-plus-struct baseline's decode) and against
+// a json.Decoder with UseNumber built per call.
+func BenchmarkDecodeBroadcast(b *testing.B) {
+	m := client.Broadcast{Event: "msg", Payload: chatPayload(7)}
+	b.Run("unmarshal-baseline", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var v chatMsg
+			if err := json.Unmarshal(m.Payload, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decoder-per-call", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var v chatMsg
+			d := json.NewDecoder(bytes.NewReader(m.Payload))
+			d.UseNumber()
+			if err := d.Decode(&v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("sdk", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := client.DecodeBroadcast[chatMsg](m); err != nil {
+				b.Fatal(err)
+			}
+		}
 	})
 }

@@ -1,11 +1,11 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/go-supabase/realtime/acks"
@@ -16,7 +16,8 @@ import (
 
 // Broadcast is a broadcast message received on a channel. Whether it travelled as JSON or as a
 // binary frame, it looks the same: the user's event name, and either a JSON payload or bytes.
-// Its byte slices are shared with other subscriptions and must not be modified.
+// Each subscription receives its own copy of the value; its byte slices are shared with the
+// other subscriptions and must not be modified.
 type Broadcast struct {
 	// Topic and Seq are the broadcast's Origin: its channel and its receive sequence number.
 	Topic string
@@ -46,9 +47,7 @@ func (b Broadcast) Decode(v any) error {
 		}
 		return invalidArgument("broadcast %q has no payload", b.Event)
 	}
-	d := json.NewDecoder(bytes.NewReader(b.Payload))
-	d.UseNumber()
-	return d.Decode(v)
+	return decodeJSON(b.Payload, v)
 }
 
 // IsBinary reports whether the payload is bytes rather than JSON.
@@ -122,8 +121,28 @@ func (ch *Channel) OnBroadcast(ctx context.Context, event string, opts ...subscr
 		event = ""
 	}
 	b := &broadcastBinding{event: event, feed: feed}
-	listen(ch, feed, func(s *chanState) { s.bcast.bindings = append(pruneBindings(s.bcast.bindings), b) })
+	listen(ch, feed, func(s *chanState) { s.bcast.bindings = addBinding(s.bcast.bindings, b) })
 	return sub
+}
+
+// addBinding appends b to bs; see addLive.
+func addBinding(bs []*broadcastBinding, b *broadcastBinding) []*broadcastBinding {
+	return addLive(bs, b, pruneBindings)
+}
+
+// addLive appends e to the list of subscriptions s, first dropping the ended ones with prune
+// when s is full: the ended subscriptions of a quiet channel do not pile up, and adding N
+// costs O(N) in all rather than a scan of the list per subscription. (Traffic drops the ended
+// ones too, as it finds them.) When more than half survive, the capacity doubles, so that the
+// next scan waits for as many adds as it scans.
+func addLive[E any](s []E, e E, prune func([]E) []E) []E {
+	if n := cap(s); len(s) == n && n >= 8 {
+		s = prune(s)
+		if len(s) > n/2 {
+			s = slices.Grow(s, 2*n-len(s))
+		}
+	}
+	return append(s, e)
 }
 
 // pruneBindings drops the bindings whose subscription has ended.
@@ -166,8 +185,10 @@ func (f *broadcastFeature) route(m *transport.Message) {
 	}
 	size := len(m.Data) + len(m.Meta) + len(m.UserEvent)
 	dead := false
+	// The subscriptions that must queue it share one copy (see stream.Feed.SendShared).
+	shared := f.s.r.bcastLog.Share(b)
 	for _, bb := range f.bindings {
-		if bb.matches(m.UserEvent) && !bb.feed.Send(b, size) {
+		if bb.matches(m.UserEvent) && !bb.feed.SendShared(&shared, size) {
 			dead = true
 		}
 	}

@@ -107,7 +107,7 @@ func (ChannelStateChange) isEvent() {}
 // event). Both can be used at once; events carry the same Seq in both.
 func (ch *Channel) OnEvents(ctx context.Context, opts ...subscribe.Option) *subscribe.Subscription[Event] {
 	sub, feed := newSub[Event](ctx, &ch.c.group, "events on "+ch.topic, ch.c.subOptions(opts))
-	listen(ch, feed, func(s *chanState) { s.evs.feeds = append(pruneFeeds(s.evs.feeds), feed) })
+	listen(ch, feed, func(s *chanState) { s.evs.feeds = addFeed(s.evs.feeds, feed) })
 	return sub
 }
 

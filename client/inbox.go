@@ -63,16 +63,19 @@ func (q *inbox) take() []event {
 	return batch
 }
 
-// spareLimit bounds the capacity of a batch kept for reuse, so that a burst does not pin its
+// spareSmall is the capacity of a batch that is always kept for reuse. A larger one (up to
+// the inbox's limit, under sustained load) is kept only while the batches stay large, so that
+// a flood reuses its two batches instead of growing new ones, and a burst does not pin its
 // memory afterwards.
-const spareLimit = 256
+const spareSmall = 256
 
 // recycle gives a processed batch back for reuse.
 func (q *inbox) recycle(batch []event) {
+	n := len(batch)
 	clear(batch)
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.spare == nil && cap(batch) <= spareLimit {
+	if q.spare == nil && (cap(batch) <= spareSmall || n >= cap(batch)/4) {
 		q.spare = batch[:0]
 	}
 }

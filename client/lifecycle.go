@@ -28,21 +28,21 @@ type chanState struct {
 	ch *Channel
 	r  *router
 
-	want  bool // the user wants the channel joined
-	ended bool // over for good
+	want          bool // the user wants the channel joined
+	ended         bool // over for good
+	awaitingToken bool // the join waits for the token callback
+	paced         bool // the join waits in the router's join queue
 
 	// The socket of the pool the channel is placed on (while joining, joined or leaving), and
 	// the join in flight, or the current one.
-	sock          *socket
-	joinRef       string
-	joinEpoch     uint64
-	joinTimer     *time.Timer
-	joinTimeout   time.Duration // how long the join in flight may wait for its reply
-	awaitingToken bool          // the join waits for the token callback
-	paced         bool          // the join waits in the router's join queue
-	rejoinTimer   *time.Timer
-	attempt       int       // rejoin attempts since the last success
-	waiters       []*waiter // Subscribe calls waiting for the join
+	sock        *socket
+	joinRef     string
+	joinEpoch   uint64
+	joinTimer   *time.Timer
+	joinTimeout time.Duration // how long the join in flight may wait for its reply
+	rejoinTimer *time.Timer
+	attempt     int       // rejoin attempts since the last success
+	waiters     []*waiter // Subscribe calls waiting for the join
 
 	// The leave in flight.
 	leaveRef   string

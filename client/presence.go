@@ -140,7 +140,7 @@ func (f *presenceFeature) addFeed(feed *stream.Feed[presence.Event]) {
 	s := f.s
 	enabledBefore := f.enabled()
 	f.settleJob(false)
-	f.feeds = append(pruneFeeds(f.feeds), feed)
+	f.feeds = addFeed(f.feeds, feed)
 	// A newcomer gets the current state at once, if there is one.
 	if t := f.tracker; t != nil && t.Synced() {
 		feed.Send(presence.Sync{State: t.State()}, 0)
@@ -149,6 +149,11 @@ func (f *presenceFeature) addFeed(feed *stream.Feed[presence.Event]) {
 		s.r.c.log.Info("realtime: rejoining to turn presence on", "topic", s.topic())
 		s.toJoining()
 	}
+}
+
+// addFeed appends feed to fs; see addLive.
+func addFeed[T any](fs []*stream.Feed[T], feed *stream.Feed[T]) []*stream.Feed[T] {
+	return addLive(fs, feed, pruneFeeds[T])
 }
 
 func pruneFeeds[T any](fs []*stream.Feed[T]) []*stream.Feed[T] {

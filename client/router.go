@@ -30,6 +30,9 @@ type router struct {
 	// computes.
 	presenceJobHook func()
 
+	// The copies of broadcasts that subscriptions queue, one per broadcast for all of them.
+	bcastLog stream.Log[Broadcast]
+
 	// The join pacing: a token bucket, and the joins waiting for it in order.
 	bucket    float64
 	bucketAt  time.Time

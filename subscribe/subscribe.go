@@ -30,10 +30,13 @@ import (
 	"github.com/go-supabase/realtime/internal/stream"
 )
 
-// Default limits of a subscription: a channel buffer of 256 events, and a pending queue of
-// at most 65,536 events or 64 MiB.
+// Default limits of a subscription: a channel buffer of 256 events, or of as many as fit in
+// 8 KiB for events larger than 32 bytes (68 broadcasts, for instance: the buffer is allocated
+// whole with the subscription, and beyond it the pending queue takes events as they come), and
+// a pending queue of at most 65,536 events or 64 MiB.
 const (
 	DefaultBuffer        = stream.DefaultBuffer
+	DefaultBufferBytes   = stream.DefaultBufferBytes
 	DefaultPendingEvents = stream.DefaultPendingEvents
 	DefaultPendingBytes  = stream.DefaultPendingBytes
 )
@@ -62,8 +65,9 @@ const (
 // Option configures a subscription.
 type Option = stream.Option
 
-// WithBuffer sets the capacity of the subscription's Go channel (default 256; 1 for
-// conflating subscriptions). Values below 1 mean 1.
+// WithBuffer sets the capacity of the subscription's Go channel (default 256, fewer for events
+// larger than 32 bytes (see DefaultBufferBytes); 1 for conflating subscriptions). Values below
+// 1 mean 1.
 func WithBuffer(n int) Option { return stream.WithBuffer(n) }
 
 // WithOverflow sets the overflow policy (default [Evict]; presence subscriptions default to

@@ -38,11 +38,15 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
-// Default limits of a subscription.
+// Default limits of a subscription: a channel buffer of DefaultBuffer events, or as many as
+// DefaultBufferBytes hold when the events are larger than 32 bytes; a pending queue of
+// DefaultPendingEvents or DefaultPendingBytes.
 const (
 	DefaultBuffer         = 256
+	DefaultBufferBytes    = 8 << 10 // a channel of large events holds fewer than DefaultBuffer
 	DefaultPendingEvents  = 65536
 	DefaultPendingBytes   = 64 << 20
 	DefaultConflateBuffer = 1
@@ -103,6 +107,21 @@ type config struct {
 	pendingEvents int
 	pendingBytes  int64
 }
+
+// defaultBuffer is the default capacity of a channel of T: DefaultBuffer events, or as many as
+// DefaultBufferBytes hold for a large T (at least minDefaultBuffer). The buffer is allocated
+// whole with the subscription, so with many subscriptions its size is most of their memory;
+// beyond it the pending queue takes the events, as they come.
+func defaultBuffer[T any]() int {
+	var v T
+	size := int(unsafe.Sizeof(v))
+	if size == 0 {
+		return DefaultBuffer
+	}
+	return min(DefaultBuffer, max(DefaultBufferBytes/size, minDefaultBuffer))
+}
+
+const minDefaultBuffer = 16
 
 // WithBuffer sets the capacity of the subscription's Go channel. Values below 1 mean 1.
 func WithBuffer(n int) Option {
@@ -239,8 +258,8 @@ type Core[T any] struct {
 	cfg   config
 
 	mu         sync.Mutex
-	queue      []queued[T]
-	head       int
+	queue      fifo[queued[T]]
+	vals       fifo[T] // the subscription's own copies of the queued events, in order
 	queueBytes int64
 	inflight   int64 // size+1 of the event the drain goroutine holds, or 0
 	draining   bool  // a drain goroutine runs
@@ -250,8 +269,8 @@ type Core[T any] struct {
 	err        error
 	dropped    uint64
 	overflow   bool // an overflow episode is under way
-	held       bool // Hold: events from holdFrom on wait in the queue until Release
-	holdFrom   int  // index in queue of the first held event
+	held       bool // Hold: events sent since wait in the queue until Release
+	unheld     int  // while held: how many events at the front of the queue were sent before Hold
 	stopCh     chan struct{}
 	done       chan struct{}
 	stopWatch  func() bool
@@ -283,7 +302,7 @@ func (s *Core[T]) evictOverBudget(budget int64) logLine {
 	}
 	limit := fmt.Sprintf("the client's budget of %d pending bytes for all subscriptions (it held the most, %d bytes)", budget, s.queueBytes)
 	before := s.dropped
-	s.dropped += uint64(len(s.queue) - s.head)
+	s.dropped += uint64(s.queue.len())
 	if s.inflight > 0 {
 		s.dropped++ // the event the drain goroutine holds is discarded too
 	}
@@ -308,9 +327,12 @@ func (s *Core[T]) evictOverBudget(budget int64) logLine {
 		[]any{"subscription", s.desc, "budget", budget, "dropped", dropped}}
 }
 
+// queued is an event in a pending queue: a pointer to the subscription's own copy of it (in
+// vals) or to a copy shared with other subscriptions (see [Shared]).
 type queued[T any] struct {
-	v    T
+	p    *T
 	size int64
+	own  bool // p is the oldest element of vals
 }
 
 // Feed is the delivery side of a Core, for the SDK's router. Its methods never block on the
@@ -320,7 +342,7 @@ type Feed[T any] struct{ s *Core[T] }
 // New returns a subscription and its feed. The subscription ends when ctx is done (Err nil).
 // desc names it in log lines.
 func New[T any](ctx context.Context, g *Group, desc string, opts []Option) (*Core[T], *Feed[T]) {
-	cfg := config{buffer: DefaultBuffer, pendingEvents: DefaultPendingEvents, pendingBytes: DefaultPendingBytes}
+	cfg := config{buffer: defaultBuffer[T](), pendingEvents: DefaultPendingEvents, pendingBytes: DefaultPendingBytes}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -366,7 +388,7 @@ func (s *Core[T]) Dropped() uint64 {
 func (s *Core[T]) Pending() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.queue) - s.head
+	return s.queue.len()
 }
 
 // Stop ends the subscription: C is closed (events already in its buffer stay readable; queued
@@ -378,16 +400,59 @@ func (s *Core[T]) String() string { return s.desc }
 
 // Send delivers v, whose size in bytes counts against the pending byte limit, without
 // blocking. It reports whether the subscription still accepts events.
-func (f *Feed[T]) Send(v T, size int) bool {
+func (f *Feed[T]) Send(v T, size int) bool { return f.send(&v, nil, size) }
+
+// Shared is one event on its way to several subscriptions of the same log (see
+// [Feed.SendShared]).
+type Shared[T any] struct {
+	v   T
+	p   *T
+	log *Log[T]
+}
+
+// Log stores the copies of events that subscriptions share while the events wait in their
+// pending queues: one copy for all of them instead of one each. It is for one goroutine (the
+// router); a stored copy is never modified. The copies are made in blocks of blockLen; the log
+// keeps only the block it is filling, and an earlier block is freed once no queue refers to it.
+// The zero value is ready to use.
+type Log[T any] struct {
+	cur *[blockLen]T
+	n   int
+}
+
+// put stores a copy of v and returns its address.
+func (l *Log[T]) put(v *T) *T {
+	if l.cur == nil || l.n == blockLen {
+		l.cur, l.n = new([blockLen]T), 0
+	}
+	p := &l.cur[l.n]
+	l.n++
+	*p = *v
+	return p
+}
+
+// Share returns v on its way to several subscriptions.
+func (l *Log[T]) Share(v T) Shared[T] { return Shared[T]{v: v, log: l} }
+
+// SendShared is Send for an event that goes to several subscriptions: a subscription whose
+// channel has room gets it at once, as with Send; one that must queue it queues a pointer to a
+// single copy in the log, made by the first of them, rather than a copy of its own. The
+// subscriptions cannot affect each other through it: the copy is never written again, and each
+// reader receives its own copy of the value from its Go channel. It must be called on the
+// log's goroutine.
+func (f *Feed[T]) SendShared(e *Shared[T], size int) bool { return f.send(&e.v, e, size) }
+
+// send delivers *v; with e, a queued copy is shared through e.
+func (f *Feed[T]) send(v *T, e *Shared[T], size int) bool {
 	s := f.s
 	s.mu.Lock()
 	if !s.accepting {
 		s.mu.Unlock()
 		return false
 	}
-	if !s.draining && !s.held && len(s.queue) == s.head {
+	if !s.draining && !s.held && s.queue.len() == 0 {
 		select {
-		case s.ch <- v:
+		case s.ch <- *v:
 			s.mu.Unlock()
 			s.group.delivered.Add(1)
 			return true
@@ -395,7 +460,7 @@ func (f *Feed[T]) Send(v T, size int) bool {
 		}
 	}
 	before := s.dropped
-	ok, line := s.enqueueLocked(v, int64(size))
+	ok, line := s.enqueueLocked(v, e, int64(size))
 	n := s.dropped - before
 	s.mu.Unlock()
 	s.group.log(line)
@@ -427,7 +492,7 @@ func (f *Feed[T]) Hold() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.held {
-		s.held, s.holdFrom = true, len(s.queue)
+		s.held, s.unheld = true, s.queue.len()
 	}
 }
 
@@ -439,8 +504,8 @@ func (f *Feed[T]) Release() {
 	if !s.held {
 		return
 	}
-	s.held, s.holdFrom = false, 0
-	if !s.draining && !s.stopped && len(s.queue) > s.head {
+	s.held, s.unheld = false, 0
+	if !s.draining && !s.stopped && s.queue.len() > 0 {
 		s.draining = true
 		s.group.wg.Add(1)
 		go s.drain()
@@ -454,14 +519,21 @@ func (f *Feed[T]) Accepting() bool {
 	return f.s.accepting
 }
 
-// enqueueLocked queues v behind a full channel, applying the overflow policy. It returns false
-// when the subscription was evicted, and the line to log once the lock is released.
-func (s *Core[T]) enqueueLocked(v T, size int64) (ok bool, line logLine) {
-	nq := len(s.queue) - s.head
+// enqueueLocked queues *v (shared through e, if not nil) behind a full channel, applying the
+// overflow policy. It returns false when the subscription was evicted, and the line to log
+// once the lock is released.
+func (s *Core[T]) enqueueLocked(v *T, e *Shared[T], size int64) (ok bool, line logLine) {
+	nq := s.queue.len()
 	if s.cfg.policy == Conflate && nq > 0 {
-		s.account(size - s.queue[len(s.queue)-1].size)
-		s.queueBytes += size - s.queue[len(s.queue)-1].size
-		s.queue[len(s.queue)-1] = queued[T]{v, size}
+		last := s.queue.last()
+		s.account(size - last.size)
+		s.queueBytes += size - last.size
+		last.size = size
+		if last.own {
+			*last.p = *v // the newest element of vals
+		} else {
+			last.p, last.own = s.ref(v, e)
+		}
 		s.dropped++
 		return true, logLine{}
 	}
@@ -480,11 +552,13 @@ func (s *Core[T]) enqueueLocked(v T, size int64) (ok bool, line logLine) {
 			return true, s.dropLocked(limit)
 		case DropOldest:
 			for nq > 0 && (n >= s.cfg.pendingEvents || bytes+size > s.cfg.pendingBytes) {
-				s.queueBytes -= s.queue[s.head].size
-				s.account(-s.queue[s.head].size)
-				bytes -= s.queue[s.head].size
-				s.queue[s.head] = queued[T]{}
-				s.head++
+				old := s.popLocked()
+				s.queueBytes -= old.size
+				s.account(-old.size)
+				bytes -= old.size
+				if s.unheld > 0 {
+					s.unheld--
+				}
 				nq--
 				n--
 				if l := s.dropLocked(limit); l.msg != "" {
@@ -510,15 +584,46 @@ func (s *Core[T]) enqueueLocked(v T, size int64) (ok bool, line logLine) {
 				[]any{"subscription", s.desc, "limit", limit, "dropped", s.dropped}}
 		}
 	}
-	s.queue = append(s.queue, queued[T]{v, size})
+	p, own := s.ref(v, e)
+	s.queue.push(queued[T]{p, size, own})
 	s.queueBytes += size
 	s.account(size)
-	if !s.draining && (!s.held || s.head < s.holdFrom) {
+	if !s.draining && (!s.held || s.unheld > 0) {
 		s.draining = true
 		s.group.wg.Add(1)
 		go s.drain()
 	}
 	return true, line
+}
+
+// ref returns the pointer to queue for *v: the shared copy of e (made now if it is the first
+// one needed), or a copy of the subscription's own.
+func (s *Core[T]) ref(v *T, e *Shared[T]) (*T, bool) {
+	if e != nil && e.log != nil {
+		if e.p == nil {
+			e.p = e.log.put(&e.v)
+		}
+		return e.p, false
+	}
+	p := s.vals.slot()
+	*p = *v
+	return p, true
+}
+
+// popped is an event taken off a pending queue.
+type popped[T any] struct {
+	v    T
+	size int64
+}
+
+// popLocked removes the first queued event and returns it with its value.
+func (s *Core[T]) popLocked() popped[T] {
+	q := s.queue.pop()
+	out := popped[T]{*q.p, q.size}
+	if q.own {
+		s.vals.pop()
+	}
+	return out
 }
 
 // dropLocked counts a dropped event and returns the line that reports the start of an
@@ -538,14 +643,19 @@ func (s *Core[T]) drain() {
 	defer s.group.wg.Done()
 	for {
 		s.mu.Lock()
-		if s.held && !s.stopped && s.head >= s.holdFrom && len(s.queue) > s.head {
+		s.inflight = 0 // the event of the previous round, if any, is in the channel or dropped
+		if s.held && !s.stopped && s.unheld == 0 && s.queue.len() > 0 {
 			s.draining = false // Release starts a new drain
 			s.mu.Unlock()
 			return
 		}
-		if s.stopped || len(s.queue) == s.head {
+		if s.stopped || s.queue.len() == 0 {
 			s.account(-s.queueBytes)
-			s.queue, s.head, s.queueBytes, s.holdFrom = nil, 0, 0, 0
+			if s.stopped {
+				s.queue.reset()
+				s.vals.reset()
+			}
+			s.queueBytes, s.unheld = 0, 0
 			s.draining = false
 			var line logLine
 			if s.overflow {
@@ -560,15 +670,11 @@ func (s *Core[T]) drain() {
 			s.group.log(line)
 			return
 		}
-		q := s.queue[s.head]
-		s.queue[s.head] = queued[T]{}
-		s.head++
+		q := s.popLocked()
 		s.queueBytes -= q.size
 		s.account(-q.size)
-		if s.head > 1024 && s.head*2 > len(s.queue) {
-			s.queue = append([]queued[T](nil), s.queue[s.head:]...)
-			s.holdFrom = max(s.holdFrom-s.head, 0)
-			s.head = 0
+		if s.unheld > 0 {
+			s.unheld--
 		}
 		s.inflight = q.size + 1
 		stop := s.stopCh
@@ -578,9 +684,6 @@ func (s *Core[T]) drain() {
 			s.group.delivered.Add(1)
 		case <-stop:
 		}
-		s.mu.Lock()
-		s.inflight = 0
-		s.mu.Unlock()
 	}
 }
 
@@ -606,7 +709,9 @@ func (s *Core[T]) stopLocked() {
 	s.stopped = true
 	close(s.stopCh)
 	s.account(-s.queueBytes)
-	s.queue, s.head, s.queueBytes = nil, 0, 0
+	s.queue.reset()
+	s.vals.reset()
+	s.queueBytes = 0
 	if !s.draining {
 		s.closeChLocked()
 	}

@@ -1,0 +1,73 @@
+package stream
+
+import "testing"
+
+// The pending queue keeps order across its blocks, reuses an emptied block for its tail while
+// it keeps a backlog, and lets go of every block once empty.
+func TestFifoOrderAndBlocks(t *testing.T) {
+	var q fifo[queued[int]]
+	next, want := 0, 0
+	for round := range 5 {
+		for range 3*blockLen + round {
+			q.push(queued[int]{size: int64(next)})
+			next++
+		}
+		for range 2 * blockLen {
+			if got := q.pop().size; got != int64(want) {
+				t.Fatalf("pop = %d; want %d", got, want)
+			}
+			want++
+		}
+		if q.len() != next-want {
+			t.Fatalf("len = %d; want %d", q.len(), next-want)
+		}
+		if q.last().size != int64(next-1) {
+			t.Fatalf("last = %d; want %d", q.last().size, next-1)
+		}
+	}
+	for q.len() > 0 {
+		if got := q.pop().size; got != int64(want) {
+			t.Fatalf("pop = %d; want %d", got, want)
+		}
+		want++
+	}
+	if q.head != nil || q.tail != nil || q.spare == nil {
+		t.Fatal("an empty queue holds blocks other than its spare")
+	}
+	q.reset()
+	if q.spare != nil {
+		t.Fatal("reset kept a block")
+	}
+}
+
+// A queue that drains as fast as it fills, or that empties and fills again, allocates nothing
+// after its first blocks.
+func TestFifoSteadyStateAllocs(t *testing.T) {
+	var q fifo[queued[[]byte]]
+	for range 4 * blockLen {
+		q.push(queued[[]byte]{})
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		for range blockLen {
+			q.push(queued[[]byte]{})
+			q.pop()
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per %d events; want 0", allocs, blockLen)
+	}
+	for q.len() > 0 {
+		q.pop()
+	}
+	allocs = testing.AllocsPerRun(100, func() {
+		for range blockLen { // the spare block takes them
+			q.push(queued[[]byte]{})
+		}
+		for q.len() > 0 {
+			q.pop()
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per %d events after the queue emptied; want 0", allocs, blockLen)
+	}
+}
