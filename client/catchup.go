@@ -90,7 +90,7 @@ func (cu *catchUp) next() {
 	}
 	c := cu.s.r.c
 	g := cu.pending[0]
-	ctx, cancel := context.WithCancel(c.tokens.ctx)
+	ctx, cancel := context.WithCancel(c.life)
 	stop := context.AfterFunc(cu.subCtx, cancel)
 	cu.running, cu.cancel = true, cancel
 	c.catchUps.Go(func() {

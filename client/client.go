@@ -70,9 +70,14 @@ type Client struct {
 	pool            pool
 	transportConfig transport.Config
 	closers         sync.WaitGroup // goroutines closing sockets
-	log             *slog.Logger
-	acks            *acktable.Table[Reply]
-	group           stream.Group
+
+	// life is the client's lifetime: Close ends it, and with it the ctx of every call of user code
+	// the client makes (the token callback, catch-up functions).
+	life    context.Context
+	endLife context.CancelFunc
+	log     *slog.Logger
+	acks    *acktable.Table[Reply]
+	group   stream.Group
 
 	mu       sync.Mutex
 	channels map[string]*Channel // every channel the user asked for, by topic
@@ -155,6 +160,7 @@ func New(projectURL, apiKey string, opts ...Option) (*Client, error) {
 		}
 	}
 	c.group.Budget = cfg.pendingBudget
+	c.life, c.endLife = context.WithCancel(context.Background())
 	c.tokens.init(c)
 	c.r.init(c)
 	header := cfg.headers.Clone()
@@ -341,6 +347,7 @@ func (c *Client) stop() {
 		c.started = true
 		c.mu.Unlock()
 		c.tokens.stop()
+		c.endLife()
 		for _, k := range c.pool.list() {
 			c.closers.Go(func() { k.conn.Close() })
 		}

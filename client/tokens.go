@@ -30,10 +30,8 @@ const (
 // chooses to, with a ctx that Close cancels; Close waits for it to return. When a call ends,
 // the router is told, so that joins waiting for a token go out.
 type tokenSource struct {
-	c      *Client
-	ctx    context.Context // the client's life: Close cancels it
-	cancel context.CancelFunc
-	wg     sync.WaitGroup // the calls under way
+	c  *Client
+	wg sync.WaitGroup // the calls under way
 
 	mu      sync.Mutex
 	call    *tokenCall // the call under way, or nil
@@ -50,10 +48,7 @@ type tokenCall struct {
 	err  error
 }
 
-func (t *tokenSource) init(c *Client) {
-	t.c = c
-	t.ctx, t.cancel = context.WithCancel(context.Background())
-}
+func (t *tokenSource) init(c *Client) { t.c = c }
 
 // current returns the token to put in a join, without calling anything.
 func (t *tokenSource) current() string {
@@ -131,7 +126,7 @@ func (t *tokenSource) start() *tokenCall {
 
 // run calls the callback for call, records its token, and tells the router.
 func (t *tokenSource) run(call *tokenCall) {
-	ctx, cancel := context.WithTimeout(t.ctx, tokenCallTimeout)
+	ctx, cancel := context.WithTimeout(t.c.life, tokenCallTimeout)
 	tok, err := t.c.cfg.tokenFn(ctx)
 	cancel()
 	if err == nil && tok == "" {
@@ -179,8 +174,7 @@ func (t *tokenSource) schedule(tok string) {
 	t.timer = time.AfterFunc(wait, func() { t.c.post(func() { t.c.r.refreshToken("the token expires soon") }) })
 }
 
-// stop cancels the planned refresh and the call under way, if any (on Close); wait then waits
-// for the call to return.
+// stop cancels the planned refresh (on Close, which also ends the ctx of a call under way).
 func (t *tokenSource) stop() {
 	t.mu.Lock()
 	t.stopped = true
@@ -189,7 +183,6 @@ func (t *tokenSource) stop() {
 		t.timer = nil
 	}
 	t.mu.Unlock()
-	t.cancel()
 }
 
 // jwtExpiry reads the exp claim of a JWT without verifying it. Opaque tokens, and JWTs without

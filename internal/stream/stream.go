@@ -302,18 +302,7 @@ func (s *Core[T]) evictOverBudget(budget int64) logLine {
 	}
 	limit := fmt.Sprintf("the client's budget of %d pending bytes for all subscriptions (it held the most, %d bytes)", budget, s.queueBytes)
 	before := s.dropped
-	s.dropped += uint64(s.queue.len())
-	if s.inflight > 0 {
-		s.dropped++ // the event the drain goroutine holds is discarded too
-	}
-	s.accepting = false
-	oe := &OverflowError{Dropped: s.dropped, Limit: limit}
-	var err error = oe
-	if s.group.OverflowError != nil {
-		err = s.group.OverflowError(oe)
-	}
-	s.err = err
-	s.stopLocked()
+	s.evictLocked(uint64(s.queue.len()), limit)
 	dropped := s.dropped
 	s.mu.Unlock()
 	if n := dropped - before; n > 0 {
@@ -325,6 +314,24 @@ func (s *Core[T]) evictOverBudget(budget int64) logLine {
 	s.stopWatching()
 	return logLine{slog.LevelWarn, "realtime: subscription evicted: the client's pending budget is exhausted and it holds the most",
 		[]any{"subscription", s.desc, "budget", budget, "dropped", dropped}}
+}
+
+// evictLocked ends the subscription for falling behind limit: the n events it drops (its backlog,
+// and the event that overflowed if any) count as dropped, with the event the drain goroutine
+// holds, and Err gets the overflow error.
+func (s *Core[T]) evictLocked(n uint64, limit string) {
+	s.dropped += n
+	if s.inflight > 0 {
+		s.dropped++ // the event the drain goroutine holds is discarded too
+	}
+	s.accepting = false
+	oe := &OverflowError{Dropped: s.dropped, Limit: limit}
+	var err error = oe
+	if s.group.OverflowError != nil {
+		err = s.group.OverflowError(oe)
+	}
+	s.err = err
+	s.stopLocked()
 }
 
 // queued is an event in a pending queue: a pointer to the subscription's own copy of it (in
@@ -568,18 +575,7 @@ func (s *Core[T]) enqueueLocked(v *T, e *Shared[T], size int64) (ok bool, line l
 		default: // Evict
 			// Close at once, dropping the backlog: memory is freed and the reader, stuck or
 			// not, sees the end after what its channel already holds.
-			s.dropped += uint64(nq) + 1
-			if s.inflight > 0 {
-				s.dropped++ // the event the drain goroutine holds is discarded too
-			}
-			s.accepting = false
-			oe := &OverflowError{Dropped: s.dropped, Limit: limit}
-			var err error = oe
-			if s.group.OverflowError != nil {
-				err = s.group.OverflowError(oe)
-			}
-			s.err = err
-			s.stopLocked()
+			s.evictLocked(uint64(nq)+1, limit)
 			return false, logLine{slog.LevelWarn, "realtime: subscription evicted: its reader is too slow",
 				[]any{"subscription", s.desc, "limit", limit, "dropped", s.dropped}}
 		}
