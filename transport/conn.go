@@ -165,6 +165,8 @@ type Conn struct {
 	closeOnce  sync.Once
 
 	stats connStats
+
+	ownReader atomic.Bool // the open socket, or the last one, is read by frameReader
 }
 
 // New returns a Conn for cfg without doing any I/O.
