@@ -144,11 +144,13 @@ func FuzzFrameReader(f *testing.F) {
 	})
 }
 
-// scriptConn is a server that answers the upgrade request, sends frames and ends the stream.
+// scriptConn is a server that answers the upgrade request, sends frames and ends the stream,
+// or sends them again and again when loop is set.
 type scriptConn struct {
 	req    []byte
 	resp   *bytes.Reader
 	frames []byte
+	loop   bool
 }
 
 func (c *scriptConn) Write(p []byte) (int, error) {
@@ -173,6 +175,9 @@ func (c *scriptConn) Write(p []byte) (int, error) {
 func (c *scriptConn) Read(p []byte) (int, error) {
 	if c.resp == nil {
 		return 0, io.EOF
+	}
+	if c.loop && c.resp.Len() == 0 {
+		c.resp.Reset(c.frames)
 	}
 	return c.resp.Read(p)
 }
