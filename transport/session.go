@@ -142,7 +142,7 @@ func (g *gorillaSource) next() (bool, []byte, error) {
 	return mt == websocket.BinaryMessage, data, err
 }
 
-// scratchSize is the size of the reader's reused buffer. Frames that fit in it (most frames)
+// scratchSize is the size of gorillaSource's reused buffer. Frames that fit in it (most frames)
 // cost one exactly sized copy; larger ones are read into buffers of their own. It is small
 // because every socket of a client's pool keeps one.
 const scratchSize = 8 << 10
