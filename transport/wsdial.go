@@ -11,17 +11,18 @@ import (
 )
 
 // handshakeConn is the connection under a socket the SDK reads itself. Until the end of the
-// upgrade response's header block it hands its bytes out one per Read (from a buffer of its
+// upgrade response's header block — an empty line, which ends with "\r\n" or, as the HTTP
+// reader accepts too, a bare "\n" — it hands its bytes out one per Read (from a buffer of its
 // own, so not one system call each): the dialer's buffered reader then never takes a byte
 // that follows the response, and the frames the server sent along with it stay here for the
 // frame reader.
 type handshakeConn struct {
 	net.Conn
-	buf     []byte
-	r, w    int
-	err     error // the error of the read that filled buf, returned once buf is drained
-	matched int   // how much of "\r\n\r\n" the last bytes handed out match
-	done    bool  // the header block has been handed out
+	buf  []byte
+	r, w int
+	err  error // the error of the read that filled buf, returned once buf is drained
+	eol  int   // 1 after a line feed, 2 after a line feed and a carriage return, else 0
+	done bool  // the header block has been handed out
 }
 
 // handshakeBufferSize is the size of handshakeConn's buffer, which is dropped once drained
@@ -62,14 +63,15 @@ func (h *handshakeConn) Read(p []byte) (int, error) {
 	h.r++
 	p[0] = b
 	switch {
-	case b == "\r\n\r\n"[h.matched]:
-		h.matched++
-	case b == '\r':
-		h.matched = 1
+	case b == '\n' && h.eol > 0: // an empty line
+		h.done = true
+	case b == '\n':
+		h.eol = 1
+	case b == '\r' && h.eol == 1:
+		h.eol = 2
 	default:
-		h.matched = 0
+		h.eol = 0
 	}
-	h.done = h.matched == 4
 	return 1, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +41,12 @@ type rawConn struct {
 
 func newRawServer(t *testing.T, useTLS bool, extraHeader string, withUpgrade []byte) *rawServer {
 	t.Helper()
+	return newRawServerEOL(t, "\r\n", useTLS, extraHeader, withUpgrade)
+}
+
+// newRawServerEOL is newRawServer with the given line ending in the upgrade response.
+func newRawServerEOL(t *testing.T, eol string, useTLS bool, extraHeader string, withUpgrade []byte) *rawServer {
+	t.Helper()
 	s := &rawServer{conns: make(chan *rawConn, 4)}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sum := sha1.Sum([]byte(r.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
@@ -50,6 +57,7 @@ func newRawServer(t *testing.T, useTLS bool, extraHeader string, withUpgrade []b
 		}
 		resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 			"Sec-WebSocket-Accept: " + base64.StdEncoding.EncodeToString(sum[:]) + "\r\n" + extraHeader + "\r\n"
+		resp = strings.ReplaceAll(resp, "\r\n", eol)
 		if _, err := conn.Write(append([]byte(resp), withUpgrade...)); err != nil {
 			t.Error(err)
 		}
@@ -212,6 +220,25 @@ func TestFramesInTheUpgradeWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.wantEvents(t, "four")
+}
+
+// The upgrade response's header block may end its lines with a bare line feed, as the HTTP
+// reader allows.
+func TestUpgradeResponseLineEndings(t *testing.T) {
+	for _, eol := range []string{"\n", "\r\n"} {
+		t.Run(strconv.Quote(eol), func(t *testing.T) {
+			srv := newRawServerEOL(t, eol, false, "", join(textMessage("one"), textMessage("two")))
+			c := newRawClient(t, srv.socketURL(), nil)
+			if err := c.Connect(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if !c.ReadsFrames() {
+				t.Error("the socket is read by gorilla/websocket; want the SDK's frame reader")
+			}
+			c.wantEvents(t, "one", "two")
+			srv.accept(t)
+		})
+	}
 }
 
 // A close frame ends the socket with its code and reason, and is answered with its code.
