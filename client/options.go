@@ -403,7 +403,9 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithDialer sets the websocket dialer (for proxies, TLS settings, or testutil's in-memory
-// server). It is copied.
+// server). It is copied. The client reads the frames of its sockets itself, except through a
+// proxy or a NetDial or NetDialTLSContext of the dialer's own, where gorilla/websocket reads
+// them at one or two more allocations a message (see package transport, Reading frames).
 func WithDialer(d *websocket.Dialer) Option {
 	return func(c *config) error {
 		if d == nil {

@@ -1,8 +1,13 @@
 package transport_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"net"
 	"testing"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/go-supabase/realtime/transport"
 )
@@ -75,6 +80,69 @@ func BenchmarkEncode(b *testing.B) {
 			b.ReportAllocs()
 			for range b.N {
 				if _, _, err := transport.Encode(buf[:0], tc.vsn, transport.ClientSide, &mm); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// loopReader returns data again and again.
+type loopReader struct {
+	data []byte
+	off  int
+}
+
+func (r *loopReader) Read(p []byte) (int, error) {
+	n := copy(p, r.data[r.off:])
+	r.off = (r.off + n) % len(r.data)
+	return n, nil
+}
+
+// BenchmarkReadMessage is the cost of taking one message off a socket's byte stream: the
+// SDK's frame reader, and gorilla/websocket's reader with the copy into an exactly sized
+// buffer it needs (the fallback). Frames: a text broadcast, a binary broadcast (kind 4) and a
+// 1 MiB binary frame.
+func BenchmarkReadMessage(b *testing.B) {
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+	}{
+		{"text-broadcast", wsFrame(finBit|opText, textFrame)},
+		{"binary-kind4", wsFrame(finBit|opBinary, binaryFrame)},
+		{"binary-1MiB", wsFrame(finBit|opBinary, bytes.Repeat([]byte("x"), 1<<20))},
+	} {
+		stream := bytes.Repeat(tc.frame, max(1, 64<<10/len(tc.frame)))
+		size := int64(len(tc.frame))
+		b.Run("frame-reader/"+tc.name, func(b *testing.B) {
+			fr := transport.NewFrameReader(&loopReader{data: stream}, 64<<20)
+			b.SetBytes(size)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := fr.Next(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("gorilla/"+tc.name, func(b *testing.B) {
+			d := websocket.Dialer{NetDialContext: func(context.Context, string, string) (net.Conn, error) {
+				return &scriptConn{frames: stream, loop: true}, nil
+			}}
+			ws, _, err := d.Dial("ws://example.com/", nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ws.Close()
+			ws.SetReadLimit(64 << 20)
+			var scratch []byte
+			b.SetBytes(size)
+			b.ReportAllocs()
+			for b.Loop() {
+				_, r, err := ws.NextReader()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := transport.ReadFrame(r, &scratch); err != nil {
 					b.Fatal(err)
 				}
 			}

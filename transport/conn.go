@@ -80,7 +80,8 @@ type Config struct {
 	// Version is the serializer version; it must match the vsn in URL. Default V2.
 	Version Version
 	// Dialer dials the socket. It is copied, never modified. Default: a copy of
-	// websocket.DefaultDialer.
+	// websocket.DefaultDialer. A proxy, NetDial or NetDialTLSContext make the Conn read frames
+	// through gorilla/websocket (see the package documentation, Reading frames).
 	Dialer *websocket.Dialer
 	// Heartbeat is the heartbeat interval; a heartbeat unanswered when the next is due, with
 	// nothing received from the server in between, is a timeout. Default 25 s; negative turns
@@ -165,6 +166,8 @@ type Conn struct {
 	closeOnce  sync.Once
 
 	stats connStats
+
+	ownReader atomic.Bool // the open socket, or the last one, is read by frameReader
 }
 
 // New returns a Conn for cfg without doing any I/O.

@@ -30,6 +30,31 @@
 // retrying cannot fix by itself (401, 403, 404: see [UpgradeError.Temporary]), while the Conn
 // keeps retrying in the background.
 //
+// # Reading frames
+//
+// The upgrade is gorilla/websocket's: its Dialer sends the request and checks the response,
+// and it writes every frame. The frames the server sends are read by the Conn itself, straight
+// off the connection: each message costs one allocation, a buffer of exactly its length, which
+// the frame header gives before the payload is read, so a message over [Config.ReadLimit] is
+// refused (close code 1009) before anything is allocated for it, and a large message costs
+// its size while it is read. Fragmented messages are put together, control frames between
+// fragments are handled, a ping is answered with a pong carrying its payload, and a close
+// frame is answered with its code and ends the socket with a [*CloseError] holding the
+// server's code and reason. A frame the protocol forbids — masked, with RSV bits set (the SDK
+// negotiates no extension), with an unknown opcode, a control frame over 125 bytes or
+// fragmented — closes the socket with 1002 and is reported as a lost connection.
+//
+// So that nothing the server sends after its upgrade response is lost to the dialer's own
+// buffered reader, the Conn dials the connection itself (through Dialer.NetDialContext when
+// set, with the TLS handshake for wss:// done as the Dialer does it: a clone of
+// Dialer.TLSClientConfig, the server name taken from the host when it has none) and hands the
+// Dialer the response one byte at a time, up to the blank line that ends its headers. When
+// that cannot be done — a proxy is used for the URL (Dialer.Proxy returns one), the Dialer
+// has its own Dialer.NetDial or Dialer.NetDialTLSContext, or the server agreed to an extension
+// such as permessage-deflate — gorilla/websocket reads the frames, and the Conn copies each
+// message into a buffer of its own; the behaviour is the same, at two or three allocations a
+// message.
+//
 // # Observability
 //
 // [Conn.Stats] returns the connection's counters — frames and bytes each way, opens and

@@ -1,7 +1,21 @@
 package transport_test
 
 import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/gorilla/websocket"
 
 	"github.com/go-supabase/realtime/transport"
 )
@@ -73,3 +87,104 @@ func FuzzPeekPhoenix(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFrameReader feeds arbitrary bytes after the upgrade to the SDK's frame reader and to
+// gorilla/websocket's: nothing may panic, both must read the same messages, and end the same
+// way (the same close code and reason, the read limit, or a protocol error).
+func FuzzFrameReader(f *testing.F) {
+	f.Add(join(wsFrame(finBit|opText, []byte("hello")), wsFrame(finBit|opBinary, []byte{1, 2})))
+	f.Add(join(wsFrame(opText, []byte("a")), wsFrame(finBit|opPing, []byte("p")), wsFrame(finBit|opCont, []byte("b"))))
+	f.Add(wsFrame(finBit|opClose, closePayload(4000, "bye")))
+	f.Add(wsFrame(finBit|opClose, []byte{3}))
+	f.Add(wsFrame(finBit|opBinary, bytes.Repeat([]byte("x"), 300)))
+	f.Add([]byte{finBit | opBinary, 127, 0x80, 0, 0, 0, 0, 0, 0, 1})
+	f.Add([]byte{finBit | opText, 0x81, 1, 2, 3, 4, 'x'})
+	f.Add(wsFrame(finBit|0x40|opText, []byte("x")))
+	const limit = 4096
+	f.Fuzz(func(t *testing.T, stream []byte) {
+		msgs, _, err := readAll(stream, limit)
+
+		d := websocket.Dialer{NetDialContext: func(context.Context, string, string) (net.Conn, error) {
+			return &scriptConn{frames: stream}, nil
+		}}
+		ws, _, derr := d.Dial("ws://example.com/", nil)
+		if derr != nil {
+			t.Fatal(derr)
+		}
+		defer ws.Close()
+		ws.SetReadLimit(limit)
+		var gmsgs []readMsg
+		var gerr error
+		for {
+			mt, data, err := ws.ReadMessage()
+			if err != nil {
+				gerr = err
+				break
+			}
+			gmsgs = append(gmsgs, readMsg{mt == websocket.BinaryMessage, string(data)})
+		}
+		if diff := cmp.Diff(gmsgs, msgs); diff != "" {
+			t.Fatalf("messages (-gorilla +ours):\n%s", diff)
+		}
+		var ce, gce *websocket.CloseError
+		switch {
+		case errors.As(gerr, &gce):
+			if !errors.As(err, &ce) || *ce != *gce {
+				t.Fatalf("error %v; gorilla/websocket's %v", err, gerr)
+			}
+		case errors.Is(gerr, websocket.ErrReadLimit):
+			if !errors.Is(err, websocket.ErrReadLimit) {
+				t.Fatalf("error %v; gorilla/websocket's %v", err, gerr)
+			}
+		default:
+			if errors.As(err, &ce) || errors.Is(err, websocket.ErrReadLimit) || !strings.HasPrefix(err.Error(), "websocket: ") {
+				t.Fatalf("error %v; gorilla/websocket's %v", err, gerr)
+			}
+		}
+	})
+}
+
+// scriptConn is a server that answers the upgrade request, sends frames and ends the stream,
+// or sends them again and again when loop is set.
+type scriptConn struct {
+	req    []byte
+	resp   *bytes.Reader
+	frames []byte
+	loop   bool
+}
+
+func (c *scriptConn) Write(p []byte) (int, error) {
+	if c.resp != nil {
+		return len(p), nil // the client's control frames
+	}
+	c.req = append(c.req, p...)
+	if !bytes.Contains(c.req, []byte("\r\n\r\n")) {
+		return len(p), nil
+	}
+	r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(c.req)))
+	if err != nil {
+		return 0, err
+	}
+	sum := sha1.Sum([]byte(r.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Accept: " + base64.StdEncoding.EncodeToString(sum[:]) + "\r\n\r\n"
+	c.resp = bytes.NewReader(append([]byte(resp), c.frames...))
+	return len(p), nil
+}
+
+func (c *scriptConn) Read(p []byte) (int, error) {
+	if c.resp == nil {
+		return 0, io.EOF
+	}
+	if c.loop && c.resp.Len() == 0 {
+		c.resp.Reset(c.frames)
+	}
+	return c.resp.Read(p)
+}
+
+func (c *scriptConn) Close() error                     { return nil }
+func (c *scriptConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
+func (c *scriptConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
+func (c *scriptConn) SetDeadline(time.Time) error      { return nil }
+func (c *scriptConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *scriptConn) SetWriteDeadline(time.Time) error { return nil }

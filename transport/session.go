@@ -16,6 +16,7 @@ import (
 // session is the state of one open socket.
 type session struct {
 	ws    *websocket.Conn
+	src   messageSource
 	epoch uint64
 	stop  chan struct{} // closed to stop the writer
 
@@ -31,8 +32,10 @@ type session struct {
 
 // run serves one open socket until it fails or ctx ends. It returns whether the socket was
 // healthy (a heartbeat was answered), which resets the backoff, and the cause of its end.
-func (c *Conn) run(ctx context.Context, ws *websocket.Conn) (bool, error) {
-	s := &session{ws: ws, stop: make(chan struct{})}
+func (c *Conn) run(ctx context.Context, ws *websocket.Conn, src messageSource) (bool, error) {
+	s := &session{ws: ws, src: src, stop: make(chan struct{})}
+	_, own := src.(*frameReader)
+	c.ownReader.Store(own)
 	c.stats.opens.Add(1)
 	c.setState(StateOpen, nil)
 	s.epoch = c.Epoch()
@@ -70,20 +73,14 @@ func (c *Conn) closeFrame(ws *websocket.Conn, code int, reason string) {
 func (c *Conn) readLoop(s *session) error {
 	dec := Decoder{Version: c.cfg.Version, Side: ClientSide}
 	var m Message
-	var scratch []byte
 	for {
-		mt, r, err := s.ws.NextReader()
-		if err != nil {
-			return readError(err)
-		}
-		data, err := readFrame(r, &scratch)
+		binary, data, err := s.src.next()
 		if err != nil {
 			return readError(err)
 		}
 		s.framesRead.Add(1)
 		c.stats.framesIn.Add(1)
 		c.stats.bytesIn.Add(uint64(len(data)))
-		binary := mt == websocket.BinaryMessage
 		if c.cfg.OnFrame != nil && (binary || !peekPhoenix(c.cfg.Version, data)) {
 			s.inHandler.Store(true)
 			c.cfg.OnFrame(binary, data)
@@ -92,7 +89,7 @@ func (c *Conn) readLoop(s *session) error {
 		}
 		if err := dec.Decode(binary, data, &m); err != nil {
 			c.log.Warn("realtime: dropped a malformed frame", "error", err.Error(), "bytes", len(data),
-				"binary", mt == websocket.BinaryMessage)
+				"binary", binary)
 			continue
 		}
 		if m.Topic == TopicPhoenix && m.Event == EventReply {
@@ -123,7 +120,29 @@ func (c *Conn) readLoop(s *session) error {
 	}
 }
 
-// scratchSize is the size of the reader's reused buffer. Frames that fit in it (most frames)
+// messageSource yields the data messages of a socket, each in a buffer of its own, exactly
+// sized. Its errors are gorilla/websocket's (see readError).
+type messageSource interface {
+	next() (binary bool, data []byte, err error)
+}
+
+// gorillaSource reads messages with gorilla/websocket's reader: the fallback when the SDK
+// cannot read the socket itself.
+type gorillaSource struct {
+	ws      *websocket.Conn
+	scratch []byte
+}
+
+func (g *gorillaSource) next() (bool, []byte, error) {
+	mt, r, err := g.ws.NextReader()
+	if err != nil {
+		return false, nil, err
+	}
+	data, err := readFrame(r, &g.scratch)
+	return mt == websocket.BinaryMessage, data, err
+}
+
+// scratchSize is the size of gorillaSource's reused buffer. Frames that fit in it (most frames)
 // cost one exactly sized copy; larger ones are read into buffers of their own. It is small
 // because every socket of a client's pool keeps one.
 const scratchSize = 8 << 10

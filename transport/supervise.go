@@ -37,7 +37,7 @@ func (c *Conn) supervise() {
 	attempt := 0
 	for ctx.Err() == nil {
 		c.setState(StateConnecting, nil)
-		ws, err := c.dial(ctx)
+		ws, src, err := c.dial(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -45,7 +45,7 @@ func (c *Conn) supervise() {
 			c.stats.failedDials.Add(1)
 			c.setState(StateConnecting, err)
 		} else {
-			healthy, cause := c.run(ctx, ws)
+			healthy, cause := c.run(ctx, ws, src)
 			if ctx.Err() != nil {
 				break
 			}
@@ -98,11 +98,13 @@ func (c *Conn) HoldOff(d time.Duration) {
 	}
 }
 
-// dial runs BeforeDial and opens one socket.
-func (c *Conn) dial(ctx context.Context) (*websocket.Conn, error) {
+// dial runs BeforeDial and opens one socket. It returns the socket and the source of its
+// messages: the SDK's own frame reader when it could take the stream over after the
+// handshake, gorilla/websocket's reader otherwise.
+func (c *Conn) dial(ctx context.Context) (*websocket.Conn, messageSource, error) {
 	if c.cfg.BeforeDial != nil {
 		if err := c.cfg.BeforeDial(ctx); err != nil {
-			return nil, fmt.Errorf("realtime: before dial: %w", err)
+			return nil, nil, fmt.Errorf("realtime: before dial: %w", err)
 		}
 	}
 	dctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
@@ -114,15 +116,21 @@ func (c *Conn) dial(ctx context.Context) (*websocket.Conn, error) {
 		}
 		c.cfg.RequestHeader(dctx, header)
 	}
-	ws, resp, err := c.dialer.DialContext(dctx, c.cfg.URL, header)
+	dialer, handshaken := ownDialer(&c.dialer, c.cfg.URL)
+	ws, resp, err := dialer.DialContext(dctx, c.cfg.URL, header)
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
-			return nil, upgradeError(resp)
+			return nil, nil, upgradeError(resp)
 		}
-		return nil, fmt.Errorf("realtime: dial %s: %w", Redact(c.cfg.URL), scrub(err, c.cfg.URL))
+		return nil, nil, fmt.Errorf("realtime: dial %s: %w", Redact(c.cfg.URL), scrub(err, c.cfg.URL))
+	}
+	if handshaken != nil {
+		if hc := handshaken(); ownReadable(ws, resp, hc) {
+			return ws, newFrameReader(hc, ws, c.cfg.ReadLimit), nil
+		}
 	}
 	ws.SetReadLimit(c.cfg.ReadLimit)
-	return ws, nil
+	return ws, &gorillaSource{ws: ws}, nil
 }
 
 // scrub keeps the error's identity but makes sure its text cannot carry the URL's secrets.
