@@ -32,7 +32,7 @@ func (c *Client) SetAuth(ctx context.Context, token string) error {
 // joins. An empty token goes back to the client's.
 func (ch *Channel) SetAuth(ctx context.Context, token string) error {
 	return ch.run(func(s *chanState) error {
-		s.token = token
+		s.cold().token = token
 		s.pushToken()
 		return nil
 	})

@@ -87,6 +87,9 @@ type channelConfig struct {
 	presenceLimits   *presence.Limits    // nil: the client's
 }
 
+// defaultChannelConfig is the configuration of every channel made without options, shared.
+var defaultChannelConfig channelConfig
+
 func (a channelConfig) equal(b channelConfig) bool {
 	return a.self == b.self && a.ack == b.ack && a.presenceKey == b.presenceKey &&
 		a.presenceEnabled == b.presenceEnabled && a.private == b.private && a.replay == b.replay &&
@@ -212,7 +215,7 @@ func (c *Client) Channel(topic string, opts ...ChannelOption) (*Channel, error) 
 type Channel struct {
 	c     *Client
 	topic string
-	cfg   channelConfig
+	cfg   *channelConfig // &defaultChannelConfig for a channel without options
 
 	state atomic.Int32
 	// live is set while the channel is joined: pushes go straight to the socket with it.
@@ -235,7 +238,10 @@ type liveJoin struct {
 }
 
 func newChannel(c *Client, topic string, cfg channelConfig) *Channel {
-	ch := &Channel{c: c, topic: topic, cfg: cfg}
+	ch := &Channel{c: c, topic: topic, cfg: &defaultChannelConfig}
+	if !cfg.equal(defaultChannelConfig) {
+		ch.cfg = &cfg
+	}
 	ch.s = newChanState(ch)
 	return ch
 }
@@ -288,7 +294,7 @@ func listen[T any](ch *Channel, feed *stream.Feed[T], add func(s *chanState)) {
 // life. It ends, after the change to Closed, when the channel is over for good.
 func (ch *Channel) OnState(ctx context.Context, opts ...subscribe.Option) *subscribe.Subscription[ChannelStateChange] {
 	sub, feed := newSub[ChannelStateChange](ctx, &ch.c.group, "state of "+ch.topic, ch.c.subOptions(opts))
-	listen(ch, feed, func(s *chanState) { s.stateFeeds = append(s.stateFeeds, feed) })
+	listen(ch, feed, func(s *chanState) { s.cold().stateFeeds = append(s.cold().stateFeeds, feed) })
 	return sub
 }
 

@@ -242,7 +242,7 @@ func (r *router) handleMessage(k *socket, m *transport.Message) {
 		switch {
 		case s != nil && s.joinRef != "" && m.Ref == s.joinRef && s.state() == ChannelJoining:
 			s.joinReplied(m)
-		case s != nil && s.leaveRef != "" && m.Ref == s.leaveRef:
+		case s != nil && s.x != nil && s.x.leaveRef != "" && m.Ref == s.x.leaveRef:
 			s.toClosed()
 		default:
 			reply := Reply{Status: m.Status, Response: m.Data}
@@ -256,15 +256,15 @@ func (r *router) handleMessage(k *socket, m *transport.Message) {
 	}
 	switch m.Event {
 	case transport.EventBroadcast:
-		s.bcast.route(m)
+		s.cold().bcast.route(m)
 	case transport.EventSystem:
 		s.routeSystem(m)
 	case transport.EventPresState:
-		s.pres.routeState(m)
+		s.cold().pres.routeState(m)
 	case transport.EventPresDiff:
-		s.pres.routeDiff(m)
+		s.cold().pres.routeDiff(m)
 	case transport.EventPostgres:
-		s.pg.route(m)
+		s.cold().pg.route(m)
 	case transport.EventClose:
 		if s.joinRef != "" && m.Ref == s.joinRef {
 			s.closedByServer()
