@@ -52,8 +52,17 @@ type router struct {
 
 func (r *router) init(c *Client) {
 	r.c = c
-	r.dec = transport.Decoder{Version: c.cfg.version, Side: transport.ClientSide}
+	r.dec = transport.Decoder{Version: c.cfg.version, Side: transport.ClientSide, Known: r.knownTopic}
 	r.channels = make(map[string]*chanState)
+}
+
+// knownTopic returns the topic of the channel b names, for the decoder: the channel's own
+// string, so that the decoder keeps no copy of it.
+func (r *router) knownTopic(b []byte) (string, bool) {
+	if s := r.channels[string(b)]; s != nil {
+		return s.topic(), true
+	}
+	return "", false
 }
 
 // handleState reacts to a change of the state of one socket of the pool.
