@@ -324,10 +324,33 @@ func (ch *Channel) Subscribe(ctx context.Context) error {
 	}
 	fut, settle := acks.New[struct{}]()
 	w := &waiter{settle: settle}
-	if err := ch.run(func(s *chanState) error { s.subscribe(w); return nil }); err != nil {
-		return err
+	// Not run: Subscribe waits for the join, not for the router to take the call first.
+	c := ch.c
+	if !c.inbox.put(event{fn: func() {
+		if ch.s.ended {
+			settle(struct{}{}, ch.gone())
+			return
+		}
+		ch.s.subscribe(w)
+	}}, false) {
+		return closedError()
 	}
-	_, err := fut.Wait(ctx)
+	var err error
+	select {
+	case <-fut.Done():
+		err = fut.Err()
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-c.routerDone:
+		// The router settles every waiter it holds as it stops; one it never took is refused
+		// like any call on a closed client.
+		select {
+		case <-fut.Done():
+			err = fut.Err()
+		default:
+			return closedError()
+		}
+	}
 	if err != nil && ctx.Err() != nil && fut.Err() == nil {
 		ch.c.post(func() { ch.s.dropWaiter(w) })
 		if ch.c.ConnectionState() != transport.StateOpen {
