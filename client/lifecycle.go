@@ -249,10 +249,7 @@ func (s *chanState) sendJoin() {
 		f.joining()
 		f.configure(&p)
 	}
-	payload, err := json.Marshal(p)
-	if err != nil {
-		panic("client: join payload: " + err.Error()) // plain types and validated raw JSON only
-	}
+	payload := p.appendJSON(make([]byte, 0, 160+len(p.AccessToken)+len(p.Config.Presence.Key)))
 	s.joinRef = r.c.makeRef()
 	s.joinEpoch = s.sock.epoch
 	m := transport.Message{JoinRef: s.joinRef, Ref: s.joinRef, Topic: s.topic(), Event: transport.EventJoin, Payload: payload}
