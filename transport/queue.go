@@ -194,6 +194,9 @@ func (c *Conn) pop() (frame, bool) {
 	f := c.queue[0]
 	c.queue[0] = frame{}
 	c.queue = c.queue[1:]
+	if len(c.queue) == 0 {
+		c.queue = nil // an empty slice of the old array would keep the whole array alive
+	}
 	if len(c.queue) < c.maxQueue {
 		c.roomLocked()
 	}
