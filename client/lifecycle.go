@@ -38,7 +38,6 @@ type chanState struct {
 	sock      *socket
 	joinRef   string
 	joinEpoch uint64
-	joinTimer *time.Timer
 	attempt   int       // rejoin attempts since the last success
 	waiters   []*waiter // Subscribe calls waiting for the join
 	sentToken string    // the token of the current join or of the last access_token push
@@ -57,6 +56,7 @@ type chanState struct {
 // it, so that thousands of channels that only join stay small.
 type chanCold struct {
 	joinTimeout time.Duration // how long the join in flight may wait for its reply
+	joinTimer   *time.Timer   // the join's own timer when it waits longer than the push timeout (watchJoin)
 	rejoinTimer *time.Timer
 
 	// The leave in flight.
@@ -191,8 +191,8 @@ func (s *chanState) setState(to ChannelState, cause error) {
 
 // stopJoin stops the join in flight, the wait for a rejoin, for a token and for the join queue.
 func (s *chanState) stopJoin() {
-	stopTimer(&s.joinTimer)
 	if s.x != nil {
+		stopTimer(&s.x.joinTimer)
 		stopTimer(&s.x.rejoinTimer)
 	}
 	s.joinRef = ""
@@ -263,12 +263,19 @@ func (s *chanState) sendJoin() {
 		timeout += s.x.pg.joinWait()
 		s.x.joinTimeout = timeout
 	}
-	s.joinTimer = time.AfterFunc(timeout, func() { r.c.post(func() { s.joinTimedOut(ref) }) })
+	if timeout == r.c.cfg.timeout {
+		r.watchJoin(s, ref, time.Now().Add(timeout))
+		return
+	}
+	s.x.joinTimer = time.AfterFunc(timeout, func() { r.c.post(func() { s.joinTimedOut(ref) }) })
 }
 
 // joinReplied handles the server's reply to the join in flight.
 func (s *chanState) joinReplied(m *transport.Message) {
-	stopTimer(&s.joinTimer)
+	if s.x != nil {
+		stopTimer(&s.x.joinTimer)
+	}
+	defer s.r.pruneJoinWatch()
 	if m.Status != "ok" {
 		reason := responseReason(m.Data)
 		s.r.c.serverError(s.topic(), reason)
@@ -315,7 +322,9 @@ func (s *chanState) joinTimedOut(ref string) {
 	if s.joinRef != ref || s.state() != ChannelJoining {
 		return
 	}
-	s.joinTimer = nil
+	if s.x != nil {
+		s.x.joinTimer = nil
+	}
 	s.r.sendLeave(s, ref)
 	s.toErrored(newError(CodeTimeout, nil, fmt.Sprintf("no reply to the join within %v", s.joinTimeout()), "topic", s.topic()), rejoinLater)
 }
@@ -415,7 +424,7 @@ func (s *chanState) rejoinAfter(least time.Duration) {
 // toLeaving sends a phx_leave for the current join; done gets the end of the leave.
 func (s *chanState) toLeaving(done acks.Settle[struct{}]) {
 	r := s.r
-	stopTimer(&s.joinTimer)
+	stopTimer(&s.cold().joinTimer)
 	stopTimer(&s.cold().rejoinTimer)
 	s.cold().leaveDone = append(s.cold().leaveDone, done)
 	s.paced = false
@@ -696,4 +705,67 @@ func (s *chanState) tokenFor() string {
 		return s.x.token
 	}
 	return s.r.c.tokens.current()
+}
+
+// The timeouts of the joins in flight. Every join waits the push timeout for its reply unless
+// it waits for its postgres_changes bindings, so the joins sent reach their deadlines in the
+// order they were sent: one timer, for the first of them, watches them all (a join that waits
+// longer has a timer of its own). A join whose reply came, or that stopped waiting, is
+// forgotten once it is first in line.
+
+// joinDeadline is a join in flight and when it times out.
+type joinDeadline struct {
+	s   *chanState
+	ref string
+	at  time.Time
+}
+
+// live reports whether the join still waits for its reply.
+func (d *joinDeadline) live() bool {
+	return d.s.joinRef == d.ref && d.s.state() == ChannelJoining
+}
+
+// watchJoin times out the join ref of s at at, unless its reply comes first.
+func (r *router) watchJoin(s *chanState, ref string, at time.Time) {
+	r.joinWatch = append(r.joinWatch, joinDeadline{s: s, ref: ref, at: at})
+	r.armJoinWatch()
+}
+
+// pruneJoinWatch forgets the joins at the head of the line that no longer wait.
+func (r *router) pruneJoinWatch() {
+	for len(r.joinWatch) > 0 && !r.joinWatch[0].live() {
+		r.joinWatch[0] = joinDeadline{}
+		r.joinWatch = r.joinWatch[1:]
+	}
+	if len(r.joinWatch) == 0 {
+		r.joinWatch = nil
+		stopTimer(&r.joinWatchTimer)
+	}
+}
+
+// armJoinWatch sets the timer for the first join in line.
+func (r *router) armJoinWatch() {
+	if r.joinWatchTimer != nil || len(r.joinWatch) == 0 || r.stopped {
+		return
+	}
+	r.joinWatchTimer = time.AfterFunc(time.Until(r.joinWatch[0].at), func() { r.c.post(r.joinWatchFired) })
+}
+
+// joinWatchFired times out the joins whose deadline has passed.
+func (r *router) joinWatchFired() {
+	r.joinWatchTimer = nil
+	now := time.Now()
+	for len(r.joinWatch) > 0 {
+		d := r.joinWatch[0]
+		if d.live() && d.at.After(now) {
+			break
+		}
+		r.joinWatch[0] = joinDeadline{}
+		r.joinWatch = r.joinWatch[1:]
+		if d.live() {
+			d.s.joinTimedOut(d.ref)
+		}
+	}
+	r.pruneJoinWatch()
+	r.armJoinWatch()
 }

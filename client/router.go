@@ -39,6 +39,10 @@ type router struct {
 	bucketAt  time.Time
 	joinQueue []*chanState
 	paceTimer *time.Timer
+	// The joins in flight that wait the push timeout, in the order sent, and the timer for the
+	// first of them (lifecycle.go).
+	joinWatch      []joinDeadline
+	joinWatchTimer *time.Timer
 	// Hold-offs after the server's tenant-wide limits: no join before joinHoldUntil; no new
 	// socket (nor a join on a socket the server does not count yet) before usersHoldUntil.
 	joinHoldUntil  time.Time
@@ -218,6 +222,7 @@ func (r *router) sendLeave(s *chanState, joinRef string) string {
 // shutdown ends everything on Close.
 func (r *router) shutdown() {
 	r.stopped = true
+	stopTimer(&r.joinWatchTimer)
 	cause := closedError()
 	for _, ch := range r.c.Channels() {
 		ch.s.toEnded(cause)
