@@ -240,11 +240,18 @@ type liveJoin struct {
 }
 
 func newChannel(c *Client, topic string, cfg channelConfig) *Channel {
-	ch := &Channel{c: c, topic: topic, cfg: &defaultChannelConfig}
+	// The handle and the router's state live and die together: one allocation.
+	both := &struct {
+		ch Channel
+		s  chanState
+	}{}
+	ch := &both.ch
+	ch.c, ch.topic, ch.cfg = c, topic, &defaultChannelConfig
 	if !cfg.equal(defaultChannelConfig) {
 		ch.cfg = &cfg
 	}
-	ch.s = newChanState(ch)
+	ch.s = &both.s
+	initChanState(ch.s, ch)
 	return ch
 }
 

@@ -137,13 +137,13 @@ type bufferedPush struct {
 	acked bool
 }
 
-func newChanState(ch *Channel) *chanState {
-	s := &chanState{ch: ch, r: &ch.c.r}
+// initChanState readies the zero state s of ch.
+func initChanState(s *chanState, ch *Channel) {
+	s.ch, s.r = ch, &ch.c.r
 	s.obs.s = s
 	if ch.cfg != &defaultChannelConfig {
 		s.cold().pg.init(ch.cfg.bindings)
 	}
-	return s
 }
 
 // features returns the channel's features, in the order their hooks run, then nils. A channel
