@@ -1,8 +1,10 @@
 package client
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/go-supabase/realtime/acks"
@@ -177,7 +179,7 @@ func (s *chanState) setState(to ChannelState, cause error) {
 	log := s.r.c.log
 	if cause != nil {
 		log.Info("realtime: channel state", "topic", s.topic(), "from", from.String(), "to", to.String(), "cause", cause.Error())
-	} else {
+	} else if log.Enabled(context.Background(), slog.LevelDebug) { // boxing the attributes would cost every join
 		log.Debug("realtime: channel state", "topic", s.topic(), "from", from.String(), "to", to.String())
 	}
 	change := ChannelStateChange{Topic: s.topic(), Seq: s.nextSeq(), Old: from, New: to, Err: cause}

@@ -28,3 +28,27 @@ func TestDrainedQueueReleasesItsArray(t *testing.T) {
 		t.Errorf("took %d frames (want 1000); drained queue nil: %v", n, c.queue == nil)
 	}
 }
+
+// Posting a frame allocates the frame once (and the queue's array, which a drained queue
+// lets go): its encoding does not grow it step by step.
+func TestPostEncodesIntoOneAllocation(t *testing.T) {
+	c, err := New(Config{URL: "ws://127.0.0.1:1/socket"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	join := &Message{JoinRef: "12", Ref: "12", Topic: "realtime:room-12", Event: EventJoin,
+		Payload: []byte(`{"config":{"broadcast":{"ack":false,"self":false},"presence":{"key":"","enabled":false},"postgres_changes":[],"private":false},"access_token":"key"}`)}
+	push := &Message{JoinRef: "12", Ref: "13", Topic: "realtime:room-12", Event: EventBroadcast, UserEvent: "msg",
+		Data: []byte(`{"text":"hello there, this is a chat message of a typical size","user":"u-1"}`), Meta: []byte(`{"id":"x"}`)}
+	for _, m := range []*Message{join, push} {
+		if n := testing.AllocsPerRun(100, func() {
+			if err := c.Post(0, m); err != nil {
+				t.Fatal(err)
+			}
+			c.pop()
+		}); n > 2 {
+			t.Errorf("%s: %v allocations per posted frame; want at most 2", m.Event, n)
+		}
+	}
+}
