@@ -331,45 +331,38 @@ func (ch *Channel) Subscribe(ctx context.Context) error {
 	if err := ch.c.connect(); err != nil {
 		return err
 	}
-	fut, settle := acks.New[struct{}]()
-	w := &waiter{settle: settle}
+	w := newWaiter()
 	// Not run: Subscribe waits for the join, not for the router to take the call first.
 	c := ch.c
 	if !c.inbox.put(event{fn: func() {
 		if ch.s.ended {
-			settle(struct{}{}, ch.gone())
+			w.settle(ch.gone())
 			return
 		}
 		ch.s.subscribe(w)
 	}}, false) {
 		return closedError()
 	}
-	var err error
 	select {
-	case <-fut.Done():
-		err = fut.Err()
+	case <-w.done:
 	case <-ctx.Done():
-		err = ctx.Err()
 	case <-c.routerDone:
-		// The router settles every waiter it holds as it stops; one it never took is refused
-		// like any call on a closed client.
-		select {
-		case <-fut.Done():
-			err = fut.Err()
-		default:
-			return closedError()
+	}
+	if err, ok := w.result(); ok {
+		return err
+	}
+	if ctx.Err() == nil {
+		// The router settles every waiter it holds as it stops; a call it never took is
+		// refused like any call on a closed client.
+		return closedError()
+	}
+	ch.c.post(func() { ch.s.dropWaiter(w) })
+	if ch.c.ConnectionState() != transport.StateOpen {
+		if last := ch.c.r.lastConnErr.Load(); last != nil {
+			return newError(CodeTimeout, errors.Join(ctx.Err(), *last), "subscribe: socket not connected: "+messageOf(*last), "topic", ch.topic)
 		}
 	}
-	if err != nil && ctx.Err() != nil && fut.Err() == nil {
-		ch.c.post(func() { ch.s.dropWaiter(w) })
-		if ch.c.ConnectionState() != transport.StateOpen {
-			if last := ch.c.r.lastConnErr.Load(); last != nil {
-				return newError(CodeTimeout, errors.Join(ctx.Err(), *last), "subscribe: socket not connected: "+messageOf(*last), "topic", ch.topic)
-			}
-		}
-		return newError(CodeTimeout, ctx.Err(), "subscribe: "+ctx.Err().Error(), "topic", ch.topic)
-	}
-	return err
+	return newError(CodeTimeout, ctx.Err(), "subscribe: "+ctx.Err().Error(), "topic", ch.topic)
 }
 
 // Unsubscribe leaves the channel (phx_leave) and waits for the reply, bounded by ctx and the

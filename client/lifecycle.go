@@ -130,8 +130,33 @@ func (s *chanState) downCause() error {
 	return s.x.downCause
 }
 
-// waiter is a Subscribe call waiting for the join.
-type waiter struct{ settle acks.Settle[struct{}] }
+// waiter is a Subscribe call waiting for the join. The router settles it, once.
+type waiter struct {
+	done    chan struct{} // closed once settled
+	err     error         // the outcome, set before done is closed
+	settled bool          // router goroutine only
+}
+
+func newWaiter() *waiter { return &waiter{done: make(chan struct{})} }
+
+// settle ends the wait with err; later calls do nothing.
+func (w *waiter) settle(err error) {
+	if w.settled {
+		return
+	}
+	w.settled, w.err = true, err
+	close(w.done)
+}
+
+// result returns the outcome of the wait and whether it has settled; any goroutine may ask.
+func (w *waiter) result() (error, bool) {
+	select {
+	case <-w.done:
+		return w.err, true
+	default:
+		return nil, false
+	}
+}
 
 // bufferedPush is a push made before the channel joined.
 type bufferedPush struct {
@@ -244,12 +269,10 @@ func (s *chanState) sendJoin() {
 	p.Config.PostgresChanges = []json.RawMessage{} // never null; the postgres feature lists its bindings
 	s.sentToken = s.tokenFor()
 	p.AccessToken = s.sentToken
-	for _, f := range s.features() {
-		if f == nil {
-			break
-		}
-		f.joining()
-		f.configure(&p)
+	if s.x == nil {
+		s.obs.joining() // the only feature of a channel without cold state; its config is the default
+	} else {
+		p = s.configureJoin(p)
 	}
 	payload := p.appendJSON(make([]byte, 0, 160+len(p.AccessToken)+len(p.Config.Presence.Key)))
 	s.joinRef = r.c.makeRef()
@@ -270,6 +293,20 @@ func (s *chanState) sendJoin() {
 		return
 	}
 	s.x.joinTimer = time.AfterFunc(timeout, func() { r.c.post(func() { s.joinTimedOut(ref) }) })
+}
+
+// configureJoin runs the features' joining hooks and returns p with their parts of the config.
+// (p is a copy: the hooks take it through an interface, which a channel that only joins should
+// not pay an allocation for.)
+func (s *chanState) configureJoin(p joinPayload) joinPayload {
+	for _, f := range s.features() {
+		if f == nil {
+			break
+		}
+		f.joining()
+		f.configure(&p)
+	}
+	return p
 }
 
 // joinReplied handles the server's reply to the join in flight.
@@ -510,7 +547,7 @@ func (s *chanState) subscribe(w *waiter) {
 	s.want = true
 	switch s.state() {
 	case ChannelJoined:
-		w.settle(struct{}{}, nil)
+		w.settle(nil)
 		return
 	case ChannelLeaving, ChannelJoining:
 		// Joining: a join is in flight or waits for the socket or a token. Leaving: a join now
@@ -535,7 +572,7 @@ func (s *chanState) dropWaiter(w *waiter) {
 
 func (s *chanState) settleWaiters(err error) {
 	for _, w := range s.waiters {
-		w.settle(struct{}{}, err)
+		w.settle(err)
 	}
 	s.waiters = nil
 }
