@@ -84,8 +84,9 @@ func (r *router) handleState(k *socket, sc transport.StateChange) {
 	r.stateFeeds = deliver(r.stateFeeds, change, 0)
 	r.c.obs.emit(Observation{Kind: ObserveConnection, Socket: k.id, Old: sc.Old, New: sc.New, Err: err})
 	if sc.New == transport.StateConnecting && transport.RefusedForGood(sc.Err) {
-		for _, s := range r.sortedChannels() {
-			if s.sock == k || s.sock == nil {
+		waiting := func(s *chanState) bool { return s.sock == k || s.sock == nil }
+		for _, s := range r.sortedChannels(waiting) {
+			if waiting(s) {
 				s.connectRefused(err)
 			}
 		}
@@ -97,7 +98,7 @@ func (r *router) handleState(k *socket, sc transport.StateChange) {
 	case k.open:
 		k.epoch = sc.Epoch
 		k.counted = false
-		for _, s := range r.sortedChannels() {
+		for _, s := range r.sortedChannels(onSocket(k)) {
 			if s.sock == k {
 				s.socketOpened()
 			}
@@ -120,7 +121,7 @@ func (r *router) handleState(k *socket, sc transport.StateChange) {
 		if wait := time.Until(r.joinHoldUntil); wait > 0 && !r.c.isClosed() {
 			cause = newError(CodeRateLimited, cause, fmt.Sprintf("socket closed while the client holds off joins after a tenant rate limit; joins resume in %v", wait.Round(time.Second)))
 		}
-		for _, s := range r.sortedChannels() {
+		for _, s := range r.sortedChannels(onSocket(k)) {
 			if s.sock == k {
 				s.socketLost(cause)
 			}
@@ -159,9 +160,9 @@ func deliver[T any](feeds []*stream.Feed[T], v T, size int) []*stream.Feed[T] {
 	return kept
 }
 
-// sortedChannels returns the channels that take traffic in topic order, so that rejoins go
-// out in a stable order.
-func (r *router) sortedChannels() []*chanState {
+// sortedChannels returns the channels that take traffic and that keep says to (all with nil)
+// in topic order, so that rejoins go out in a stable order.
+func (r *router) sortedChannels(keep func(*chanState) bool) []*chanState {
 	// Sorted by the map's keys, which sit beside the pointers: the comparisons then touch no
 	// channel, which matters with thousands of them.
 	type entry struct {
@@ -170,7 +171,9 @@ func (r *router) sortedChannels() []*chanState {
 	}
 	es := make([]entry, 0, len(r.channels))
 	for topic, s := range r.channels {
-		es = append(es, entry{topic, s})
+		if keep == nil || keep(s) {
+			es = append(es, entry{topic, s})
+		}
 	}
 	slices.SortFunc(es, func(a, b entry) int { return strings.Compare(a.topic, b.topic) })
 	out := make([]*chanState, len(es))
@@ -178,6 +181,11 @@ func (r *router) sortedChannels() []*chanState {
 		out[i] = e.s
 	}
 	return out
+}
+
+// onSocket keeps the channels placed on k.
+func onSocket(k *socket) func(*chanState) bool {
+	return func(s *chanState) bool { return s.sock == k }
 }
 
 // forget removes a channel that is over for good from the routing table and from the client.
@@ -227,7 +235,7 @@ func (r *router) shutdown() {
 	for _, ch := range r.c.Channels() {
 		ch.s.toEnded(cause)
 	}
-	for _, s := range r.sortedChannels() {
+	for _, s := range r.sortedChannels(nil) {
 		s.toEnded(cause)
 	}
 	for _, f := range r.stateFeeds {
