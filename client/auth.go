@@ -32,7 +32,7 @@ func (c *Client) SetAuth(ctx context.Context, token string) error {
 // joins. An empty token goes back to the client's.
 func (ch *Channel) SetAuth(ctx context.Context, token string) error {
 	return ch.run(func(s *chanState) error {
-		s.token = token
+		s.cold().token = token
 		s.pushToken()
 		return nil
 	})
@@ -40,7 +40,7 @@ func (ch *Channel) SetAuth(ctx context.Context, token string) error {
 
 // pushTokens pushes the current token to every joined channel that lacks it.
 func (r *router) pushTokens() {
-	for _, s := range r.sortedChannels() {
+	for _, s := range r.sortedChannels(nil) {
 		s.pushToken()
 	}
 }
@@ -73,7 +73,7 @@ func (r *router) requestToken() {
 // token serves): it sends the joins that waited for a token and pushes the new token to the
 // joined channels.
 func (r *router) tokenReady(err error) {
-	for _, s := range r.sortedChannels() {
+	for _, s := range r.sortedChannels(nil) {
 		if s.awaitingToken && s.want && s.sock != nil && s.sock.open && s.state() == ChannelJoining {
 			s.awaitingToken = false
 			r.paceJoin(s)

@@ -89,7 +89,7 @@ type broadcastFeature struct {
 }
 
 func (f *broadcastFeature) configure(p *joinPayload) {
-	cfg := &f.s.ch.cfg
+	cfg := f.s.ch.cfg
 	b := &p.Config.Broadcast
 	b.Ack, b.Self, b.ReplicationReady = cfg.ack, cfg.self, cfg.replicationReady
 	if cfg.replay {
@@ -121,7 +121,7 @@ func (ch *Channel) OnBroadcast(ctx context.Context, event string, opts ...subscr
 		event = ""
 	}
 	b := &broadcastBinding{event: event, feed: feed}
-	listen(ch, feed, func(s *chanState) { s.bcast.bindings = addBinding(s.bcast.bindings, b) })
+	listen(ch, feed, func(s *chanState) { s.cold().bcast.bindings = addBinding(s.cold().bcast.bindings, b) })
 	return sub
 }
 
@@ -171,9 +171,9 @@ func (f *broadcastFeature) route(m *transport.Message) {
 			}
 		}()
 	}
-	evs := &f.s.evs
-	seq := evs.next()
-	ordered := evs.wanted()
+	evs := &f.s.cold().evs
+	seq := f.s.nextSeq()
+	ordered := f.s.eventsWanted()
 	if len(f.bindings) == 0 && !ordered {
 		return
 	}

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"github.com/go-supabase/realtime/acks"
+	"github.com/go-supabase/realtime/internal/jsonscan"
 	"github.com/go-supabase/realtime/internal/stream"
 	"github.com/go-supabase/realtime/pgchanges"
 	"github.com/go-supabase/realtime/presence"
@@ -86,6 +88,9 @@ type channelConfig struct {
 	bindings         []pgchanges.Binding // the PostgresChanges option's
 	presenceLimits   *presence.Limits    // nil: the client's
 }
+
+// defaultChannelConfig is the configuration of every channel made without options, shared.
+var defaultChannelConfig channelConfig
 
 func (a channelConfig) equal(b channelConfig) bool {
 	return a.self == b.self && a.ack == b.ack && a.presenceKey == b.presenceKey &&
@@ -212,7 +217,7 @@ func (c *Client) Channel(topic string, opts ...ChannelOption) (*Channel, error) 
 type Channel struct {
 	c     *Client
 	topic string
-	cfg   channelConfig
+	cfg   *channelConfig // &defaultChannelConfig for a channel without options
 
 	state atomic.Int32
 	// live is set while the channel is joined: pushes go straight to the socket with it.
@@ -235,8 +240,18 @@ type liveJoin struct {
 }
 
 func newChannel(c *Client, topic string, cfg channelConfig) *Channel {
-	ch := &Channel{c: c, topic: topic, cfg: cfg}
-	ch.s = newChanState(ch)
+	// The handle and the router's state live and die together: one allocation.
+	both := &struct {
+		ch Channel
+		s  chanState
+	}{}
+	ch := &both.ch
+	ch.c, ch.topic, ch.cfg = c, topic, &defaultChannelConfig
+	if !cfg.equal(defaultChannelConfig) {
+		ch.cfg = &cfg
+	}
+	ch.s = &both.s
+	initChanState(ch.s, ch)
 	return ch
 }
 
@@ -288,7 +303,7 @@ func listen[T any](ch *Channel, feed *stream.Feed[T], add func(s *chanState)) {
 // life. It ends, after the change to Closed, when the channel is over for good.
 func (ch *Channel) OnState(ctx context.Context, opts ...subscribe.Option) *subscribe.Subscription[ChannelStateChange] {
 	sub, feed := newSub[ChannelStateChange](ctx, &ch.c.group, "state of "+ch.topic, ch.c.subOptions(opts))
-	listen(ch, feed, func(s *chanState) { s.stateFeeds = append(s.stateFeeds, feed) })
+	listen(ch, feed, func(s *chanState) { s.cold().stateFeeds = append(s.cold().stateFeeds, feed) })
 	return sub
 }
 
@@ -316,22 +331,38 @@ func (ch *Channel) Subscribe(ctx context.Context) error {
 	if err := ch.c.connect(); err != nil {
 		return err
 	}
-	fut, settle := acks.New[struct{}]()
-	w := &waiter{settle: settle}
-	if err := ch.run(func(s *chanState) error { s.subscribe(w); return nil }); err != nil {
+	w := newWaiter()
+	// Not run: Subscribe waits for the join, not for the router to take the call first.
+	c := ch.c
+	if !c.inbox.put(event{fn: func() {
+		if ch.s.ended {
+			w.settle(ch.gone())
+			return
+		}
+		ch.s.subscribe(w)
+	}}, false) {
+		return closedError()
+	}
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+	case <-c.routerDone:
+	}
+	if err, ok := w.result(); ok {
 		return err
 	}
-	_, err := fut.Wait(ctx)
-	if err != nil && ctx.Err() != nil && fut.Err() == nil {
-		ch.c.post(func() { ch.s.dropWaiter(w) })
-		if ch.c.ConnectionState() != transport.StateOpen {
-			if last := ch.c.r.lastConnErr.Load(); last != nil {
-				return newError(CodeTimeout, errors.Join(ctx.Err(), *last), "subscribe: socket not connected: "+messageOf(*last), "topic", ch.topic)
-			}
-		}
-		return newError(CodeTimeout, ctx.Err(), "subscribe: "+ctx.Err().Error(), "topic", ch.topic)
+	if ctx.Err() == nil {
+		// The router settles every waiter it holds as it stops; a call it never took is
+		// refused like any call on a closed client.
+		return closedError()
 	}
-	return err
+	ch.c.post(func() { ch.s.dropWaiter(w) })
+	if ch.c.ConnectionState() != transport.StateOpen {
+		if last := ch.c.r.lastConnErr.Load(); last != nil {
+			return newError(CodeTimeout, errors.Join(ctx.Err(), *last), "subscribe: socket not connected: "+messageOf(*last), "topic", ch.topic)
+		}
+	}
+	return newError(CodeTimeout, ctx.Err(), "subscribe: "+ctx.Err().Error(), "topic", ch.topic)
 }
 
 // Unsubscribe leaves the channel (phx_leave) and waits for the reply, bounded by ctx and the
@@ -370,4 +401,59 @@ type joinPayload struct {
 type replayConfig struct {
 	Since int64 `json:"since"`
 	Limit int   `json:"limit,omitempty"`
+}
+
+// appendJSON appends the payload to b as encoding/json marshals it, except that strings keep
+// the characters it escapes for HTML (the same JSON value): a join's payload costs one
+// allocation, in the frame.
+func (p *joinPayload) appendJSON(b []byte) []byte {
+	c := &p.Config
+	b = append(b, `{"config":{"broadcast":{"ack":`...)
+	b = strconv.AppendBool(b, c.Broadcast.Ack)
+	b = append(b, `,"self":`...)
+	b = strconv.AppendBool(b, c.Broadcast.Self)
+	if r := c.Broadcast.Replay; r != nil {
+		b = append(b, `,"replay":{"since":`...)
+		b = strconv.AppendInt(b, r.Since, 10)
+		if r.Limit != 0 {
+			b = append(b, `,"limit":`...)
+			b = strconv.AppendInt(b, int64(r.Limit), 10)
+		}
+		b = append(b, '}')
+	}
+	if c.Broadcast.ReplicationReady {
+		b = append(b, `,"replication_ready":true`...)
+	}
+	b = append(b, `},"presence":{"key":`...)
+	b = jsonscan.AppendQuote(b, c.Presence.Key)
+	b = append(b, `,"enabled":`...)
+	b = strconv.AppendBool(b, c.Presence.Enabled)
+	b = append(b, `},"postgres_changes":`...)
+	if c.PostgresChanges == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, raw := range c.PostgresChanges {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, raw...)
+		}
+		b = append(b, ']')
+	}
+	if o := c.PostgresChangesOptions; o != nil {
+		b = append(b, `,"postgres_changes_options":{"wait":`...)
+		b = strconv.AppendBool(b, o.Wait)
+		b = append(b, `,"timeout":`...)
+		b = strconv.AppendInt(b, o.Timeout, 10)
+		b = append(b, '}')
+	}
+	b = append(b, `,"private":`...)
+	b = strconv.AppendBool(b, c.Private)
+	b = append(b, '}')
+	if p.AccessToken != "" {
+		b = append(b, `,"access_token":`...)
+		b = jsonscan.AppendQuote(b, p.AccessToken)
+	}
+	return append(b, '}')
 }

@@ -107,7 +107,7 @@ func (ChannelStateChange) isEvent() {}
 // event). Both can be used at once; events carry the same Seq in both.
 func (ch *Channel) OnEvents(ctx context.Context, opts ...subscribe.Option) *subscribe.Subscription[Event] {
 	sub, feed := newSub[Event](ctx, &ch.c.group, "events on "+ch.topic, ch.c.subOptions(opts))
-	listen(ch, feed, func(s *chanState) { s.evs.feeds = addFeed(s.evs.feeds, feed) })
+	listen(ch, feed, func(s *chanState) { s.cold().evs.feeds = addFeed(s.cold().evs.feeds, feed) })
 	return sub
 }
 
@@ -178,23 +178,10 @@ func (r *router) endWide(cause error) {
 }
 
 // eventsFeature is the ordered part of a channel: its OnEvents subscriptions. The other
-// features hand it every event they deliver, numbered by next, through emit.
+// features hand it every event they deliver, numbered by chanState.nextSeq, through emit.
 type eventsFeature struct {
 	baseFeature
-	seq   uint64 // the last receive sequence number given out
 	feeds []*stream.Feed[Event]
-}
-
-// next returns the channel's next receive sequence number.
-func (f *eventsFeature) next() uint64 {
-	f.seq++
-	return f.seq
-}
-
-// wanted reports whether an ordered subscription takes this channel's events, so that the
-// features box an event as an Event only then.
-func (f *eventsFeature) wanted() bool {
-	return len(f.feeds) > 0 || len(f.s.r.wide) > 0
 }
 
 // emit delivers ev, of size bytes, to the channel's ordered subscriptions and to the

@@ -1,8 +1,10 @@
 package client
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/go-supabase/realtime/acks"
@@ -35,14 +37,29 @@ type chanState struct {
 
 	// The socket of the pool the channel is placed on (while joining, joined or leaving), and
 	// the join in flight, or the current one.
-	sock        *socket
-	joinRef     string
-	joinEpoch   uint64
-	joinTimer   *time.Timer
+	sock      *socket
+	joinRef   string
+	joinEpoch uint64
+	attempt   int       // rejoin attempts since the last success
+	waiters   []*waiter // Subscribe calls waiting for the join
+	sentToken string    // the token of the current join or of the last access_token push
+	seq       uint64    // the last receive sequence number given out (see nextSeq)
+
+	obs observeFeature
+
+	// x is the rest of the state, which a channel that only joins never needs: nil until the
+	// channel first uses it (see cold).
+	x *chanCold
+}
+
+// chanCold is the part of a channel's state that a plain join does not touch: the features
+// and their subscriptions, the leave, the buffered pushes, the rejoin backoff, the channel's
+// own token, the gap of the last loss. A channel holds one from the first time it needs any of
+// it, so that thousands of channels that only join stay small.
+type chanCold struct {
 	joinTimeout time.Duration // how long the join in flight may wait for its reply
+	joinTimer   *time.Timer   // the join's own timer when it waits longer than the push timeout (watchJoin)
 	rejoinTimer *time.Timer
-	attempt     int       // rejoin attempts since the last success
-	waiters     []*waiter // Subscribe calls waiting for the join
 
 	// The leave in flight.
 	leaveRef   string
@@ -56,20 +73,90 @@ type chanState struct {
 	downSince  time.Time // when the channel left Joined, for the gap markers of the next join
 	downCause  error
 
-	token     string // this channel's own token (Channel.SetAuth), or ""
-	sentToken string // the token of the current join or of the last access_token push
+	token string // this channel's own token (Channel.SetAuth), or ""
 
 	stateFeeds []*stream.Feed[ChannelStateChange]
 	bcast      broadcastFeature
 	system     systemFeature
 	pres       presenceFeature
 	pg         postgresFeature
-	obs        observeFeature
-	evs        eventsFeature // the ordered subscriptions and the receive sequence (events.go)
+	evs        eventsFeature // the ordered subscriptions (events.go)
 }
 
-// waiter is a Subscribe call waiting for the join.
-type waiter struct{ settle acks.Settle[struct{}] }
+// cold returns the channel's cold state, allocating it on first use.
+func (s *chanState) cold() *chanCold {
+	if s.x == nil {
+		x := &chanCold{}
+		x.bcast.s, x.system.s, x.pres.s, x.pg.s, x.evs.s = s, s, s, s, s
+		s.x = x
+	}
+	return s.x
+}
+
+// downSince returns when the channel left Joined, or the zero time while it has not since its
+// last join.
+func (s *chanState) downSince() time.Time {
+	if s.x == nil {
+		return time.Time{}
+	}
+	return s.x.downSince
+}
+
+// joinTimeout returns how long the join in flight may wait for its reply.
+func (s *chanState) joinTimeout() time.Duration {
+	if s.x == nil || s.x.joinTimeout == 0 {
+		return s.r.c.cfg.timeout
+	}
+	return s.x.joinTimeout
+}
+
+// nextSeq returns the channel's next receive sequence number.
+func (s *chanState) nextSeq() uint64 {
+	s.seq++
+	return s.seq
+}
+
+// eventsWanted reports whether an ordered subscription takes this channel's events, so that
+// the features box an event as an Event only then.
+func (s *chanState) eventsWanted() bool {
+	return (s.x != nil && len(s.x.evs.feeds) > 0) || len(s.r.wide) > 0
+}
+
+// downCause returns the cause of the channel's last loss, or nil.
+func (s *chanState) downCause() error {
+	if s.x == nil {
+		return nil
+	}
+	return s.x.downCause
+}
+
+// waiter is a Subscribe call waiting for the join. The router settles it, once.
+type waiter struct {
+	done    chan struct{} // closed once settled
+	err     error         // the outcome, set before done is closed
+	settled bool          // router goroutine only
+}
+
+func newWaiter() *waiter { return &waiter{done: make(chan struct{})} }
+
+// settle ends the wait with err; later calls do nothing.
+func (w *waiter) settle(err error) {
+	if w.settled {
+		return
+	}
+	w.settled, w.err = true, err
+	close(w.done)
+}
+
+// result returns the outcome of the wait and whether it has settled; any goroutine may ask.
+func (w *waiter) result() (error, bool) {
+	select {
+	case <-w.done:
+		return w.err, true
+	default:
+		return nil, false
+	}
+}
 
 // bufferedPush is a push made before the channel joined.
 type bufferedPush struct {
@@ -77,16 +164,23 @@ type bufferedPush struct {
 	acked bool
 }
 
-func newChanState(ch *Channel) *chanState {
-	s := &chanState{ch: ch, r: &ch.c.r}
-	s.bcast.s, s.system.s, s.pres.s, s.pg.s, s.obs.s, s.evs.s = s, s, s, s, s, s
-	s.pg.init(ch.cfg.bindings)
-	return s
+// initChanState readies the zero state s of ch.
+func initChanState(s *chanState, ch *Channel) {
+	s.ch, s.r = ch, &ch.c.r
+	s.obs.s = s
+	if ch.cfg != &defaultChannelConfig {
+		s.cold().pg.init(ch.cfg.bindings)
+	}
 }
 
-// features returns the channel's features, in the order their hooks run.
+// features returns the channel's features, in the order their hooks run, then nils. A channel
+// without cold state has only the observer: the others have nothing to do for it (their part
+// of the join config is the default, which sendJoin writes).
 func (s *chanState) features() [6]feature {
-	return [...]feature{&s.bcast, &s.system, &s.pres, &s.pg, &s.obs, &s.evs}
+	if x := s.x; x != nil {
+		return [...]feature{&x.bcast, &x.system, &x.pres, &x.pg, &s.obs, &x.evs}
+	}
+	return [6]feature{&s.obs}
 }
 
 func (s *chanState) topic() string       { return s.ch.topic }
@@ -99,8 +193,8 @@ func (s *chanState) setState(to ChannelState, cause error) {
 		return
 	}
 	s.ch.state.Store(int32(to))
-	if from == ChannelJoined && to != ChannelJoined && s.downSince.IsZero() {
-		s.downSince, s.downCause = time.Now(), cause
+	if from == ChannelJoined && to != ChannelJoined && s.downSince().IsZero() {
+		s.cold().downSince, s.cold().downCause = time.Now(), cause
 	}
 	if to == ChannelJoined {
 		s.ch.live.Store(&liveJoin{joinRef: s.joinRef, sock: s.sock, epoch: s.joinEpoch})
@@ -110,20 +204,24 @@ func (s *chanState) setState(to ChannelState, cause error) {
 	log := s.r.c.log
 	if cause != nil {
 		log.Info("realtime: channel state", "topic", s.topic(), "from", from.String(), "to", to.String(), "cause", cause.Error())
-	} else {
+	} else if log.Enabled(context.Background(), slog.LevelDebug) { // boxing the attributes would cost every join
 		log.Debug("realtime: channel state", "topic", s.topic(), "from", from.String(), "to", to.String())
 	}
-	change := ChannelStateChange{Topic: s.topic(), Seq: s.evs.next(), Old: from, New: to, Err: cause}
-	s.stateFeeds = deliver(s.stateFeeds, change, 0)
-	if s.evs.wanted() {
-		s.evs.emit(change, 0)
+	change := ChannelStateChange{Topic: s.topic(), Seq: s.nextSeq(), Old: from, New: to, Err: cause}
+	if x := s.x; x != nil && len(x.stateFeeds) > 0 {
+		x.stateFeeds = deliver(x.stateFeeds, change, 0)
+	}
+	if s.eventsWanted() {
+		s.cold().evs.emit(change, 0)
 	}
 }
 
 // stopJoin stops the join in flight, the wait for a rejoin, for a token and for the join queue.
 func (s *chanState) stopJoin() {
-	stopTimer(&s.joinTimer)
-	stopTimer(&s.rejoinTimer)
+	if s.x != nil {
+		stopTimer(&s.x.joinTimer)
+		stopTimer(&s.x.rejoinTimer)
+	}
 	s.joinRef = ""
 	s.awaitingToken = false
 	s.paced = false
@@ -168,16 +266,15 @@ func (s *chanState) sendJoin() {
 	s.awaitingToken = false
 	var p joinPayload
 	p.Config.Private = s.ch.cfg.private
+	p.Config.PostgresChanges = []json.RawMessage{} // never null; the postgres feature lists its bindings
 	s.sentToken = s.tokenFor()
 	p.AccessToken = s.sentToken
-	for _, f := range s.features() {
-		f.joining()
-		f.configure(&p)
+	if s.x == nil {
+		s.obs.joining() // the only feature of a channel without cold state; its config is the default
+	} else {
+		p = s.configureJoin(p)
 	}
-	payload, err := json.Marshal(p)
-	if err != nil {
-		panic("client: join payload: " + err.Error()) // plain types and validated raw JSON only
-	}
+	payload := p.appendJSON(make([]byte, 0, 160+len(p.AccessToken)+len(p.Config.Presence.Key)))
 	s.joinRef = r.c.makeRef()
 	s.joinEpoch = s.sock.epoch
 	m := transport.Message{JoinRef: s.joinRef, Ref: s.joinRef, Topic: s.topic(), Event: transport.EventJoin, Payload: payload}
@@ -186,14 +283,38 @@ func (s *chanState) sendJoin() {
 		s.toErrored(wrapSendError(err), noRejoin)
 		return
 	}
-	ref, timeout := s.joinRef, r.c.cfg.timeout+s.pg.joinWait()
-	s.joinTimeout = timeout
-	s.joinTimer = time.AfterFunc(timeout, func() { r.c.post(func() { s.joinTimedOut(ref) }) })
+	ref, timeout := s.joinRef, r.c.cfg.timeout
+	if s.x != nil {
+		timeout += s.x.pg.joinWait()
+		s.x.joinTimeout = timeout
+	}
+	if timeout == r.c.cfg.timeout {
+		r.watchJoin(s, ref, time.Now().Add(timeout))
+		return
+	}
+	s.x.joinTimer = time.AfterFunc(timeout, func() { r.c.post(func() { s.joinTimedOut(ref) }) })
+}
+
+// configureJoin runs the features' joining hooks and returns p with their parts of the config.
+// (p is a copy: the hooks take it through an interface, which a channel that only joins should
+// not pay an allocation for.)
+func (s *chanState) configureJoin(p joinPayload) joinPayload {
+	for _, f := range s.features() {
+		if f == nil {
+			break
+		}
+		f.joining()
+		f.configure(&p)
+	}
+	return p
 }
 
 // joinReplied handles the server's reply to the join in flight.
 func (s *chanState) joinReplied(m *transport.Message) {
-	stopTimer(&s.joinTimer)
+	if s.x != nil {
+		stopTimer(&s.x.joinTimer)
+	}
+	defer s.r.pruneJoinWatch()
 	if m.Status != "ok" {
 		reason := responseReason(m.Data)
 		s.r.c.serverError(s.topic(), reason)
@@ -202,6 +323,9 @@ func (s *chanState) joinReplied(m *transport.Message) {
 	}
 	s.sock.counted = true
 	for _, f := range s.features() {
+		if f == nil {
+			break
+		}
 		if err := f.accepted(m.Data); err != nil {
 			// The join succeeded but cannot be used (the postgres bindings do not match what
 			// the server echoed): leave, and do not retry what would fail the same way.
@@ -221,9 +345,14 @@ func (s *chanState) toJoined() {
 	s.flushPushes()
 	s.settleWaiters(nil)
 	for _, f := range s.features() {
+		if f == nil {
+			break
+		}
 		f.joined()
 	}
-	s.downSince, s.downCause = time.Time{}, nil
+	if s.x != nil {
+		s.x.downSince, s.x.downCause = time.Time{}, nil
+	}
 }
 
 // joinTimedOut handles a join left unanswered for the push timeout: like realtime-js, the
@@ -232,9 +361,11 @@ func (s *chanState) joinTimedOut(ref string) {
 	if s.joinRef != ref || s.state() != ChannelJoining {
 		return
 	}
-	s.joinTimer = nil
+	if s.x != nil {
+		s.x.joinTimer = nil
+	}
 	s.r.sendLeave(s, ref)
-	s.toErrored(newError(CodeTimeout, nil, fmt.Sprintf("no reply to the join within %v", s.joinTimeout), "topic", s.topic()), rejoinLater)
+	s.toErrored(newError(CodeTimeout, nil, fmt.Sprintf("no reply to the join within %v", s.joinTimeout()), "topic", s.topic()), rejoinLater)
 }
 
 // refused handles a join the server refused, in the scope of the reason: a full socket moves
@@ -243,7 +374,11 @@ func (s *chanState) joinTimedOut(ref string) {
 // after the rejoin backoff.
 func (s *chanState) refused(reason string) {
 	r := s.r
+	s.cold() // the postgres feature checks every refusal, even of a channel without bindings
 	for _, f := range s.features() {
+		if f == nil {
+			break
+		}
 		if err := f.refused(reason); err != nil {
 			s.toEnded(err) // a feature knows that retrying cannot help
 			return
@@ -291,6 +426,9 @@ func (s *chanState) toErrored(cause error, when rejoin) {
 	s.stopJoin()
 	s.setState(ChannelErrored, cause)
 	for _, f := range s.features() {
+		if f == nil {
+			break
+		}
 		f.down(cause)
 	}
 	if when != rejoinOnOpen {
@@ -307,13 +445,13 @@ func (s *chanState) scheduleRejoin() { s.rejoinAfter(0) }
 // rejoinAfter joins an errored channel again after the rejoin backoff, and not before at least.
 func (s *chanState) rejoinAfter(least time.Duration) {
 	r := s.r
-	stopTimer(&s.rejoinTimer)
+	stopTimer(&s.cold().rejoinTimer)
 	if !s.want || r.stopped {
 		return
 	}
 	delay := max(r.c.cfg.rejoinBackoff(s.attempt), least)
 	s.attempt++
-	s.rejoinTimer = time.AfterFunc(delay, func() {
+	s.cold().rejoinTimer = time.AfterFunc(delay, func() {
 		r.c.post(func() {
 			if s.want && !s.ended && s.state() == ChannelErrored {
 				s.toJoining()
@@ -325,15 +463,15 @@ func (s *chanState) rejoinAfter(least time.Duration) {
 // toLeaving sends a phx_leave for the current join; done gets the end of the leave.
 func (s *chanState) toLeaving(done acks.Settle[struct{}]) {
 	r := s.r
-	stopTimer(&s.joinTimer)
-	stopTimer(&s.rejoinTimer)
-	s.leaveDone = append(s.leaveDone, done)
+	stopTimer(&s.cold().joinTimer)
+	stopTimer(&s.cold().rejoinTimer)
+	s.cold().leaveDone = append(s.cold().leaveDone, done)
 	s.paced = false
-	s.leaveRef = r.sendLeave(s, s.joinRef)
-	ref := s.leaveRef
-	s.leaveTimer = time.AfterFunc(r.c.cfg.timeout, func() {
+	s.cold().leaveRef = r.sendLeave(s, s.joinRef)
+	ref := s.cold().leaveRef
+	s.cold().leaveTimer = time.AfterFunc(r.c.cfg.timeout, func() {
 		r.c.post(func() {
-			if s.leaveRef == ref {
+			if s.cold().leaveRef == ref {
 				s.toClosed() // a leave that times out counts as done
 			}
 		})
@@ -345,16 +483,19 @@ func (s *chanState) toLeaving(done acks.Settle[struct{}]) {
 // Subscribe made during the leave joins again now.
 func (s *chanState) toClosed() {
 	s.stopJoin()
-	stopTimer(&s.leaveTimer)
-	s.leaveRef = ""
+	stopTimer(&s.cold().leaveTimer)
+	s.cold().leaveRef = ""
 	s.setState(ChannelClosed, nil)
 	for _, f := range s.features() {
+		if f == nil {
+			break
+		}
 		f.down(nil)
 	}
-	for _, done := range s.leaveDone {
+	for _, done := range s.cold().leaveDone {
 		done(struct{}{}, nil)
 	}
-	s.leaveDone = nil
+	s.cold().leaveDone = nil
 	if s.want {
 		s.attempt = 0
 		s.toJoining()
@@ -371,25 +512,28 @@ func (s *chanState) toEnded(cause error) {
 	}
 	s.ended, s.want = true, false
 	s.stopJoin()
-	stopTimer(&s.leaveTimer)
-	s.leaveRef = ""
+	stopTimer(&s.cold().leaveTimer)
+	s.cold().leaveRef = ""
 	s.ch.ended.Store(endedError(s.topic(), cause))
 	s.r.forget(s)
 	s.r.detach(s)
 	s.setState(ChannelClosed, cause)
 	s.settleWaiters(cause)
-	for _, done := range s.leaveDone {
+	for _, done := range s.cold().leaveDone {
 		done(struct{}{}, nil)
 	}
-	s.leaveDone = nil
+	s.cold().leaveDone = nil
 	s.failPushes(cause)
 	for _, f := range s.features() {
+		if f == nil {
+			break
+		}
 		f.end(cause)
 	}
-	for _, f := range s.stateFeeds {
+	for _, f := range s.cold().stateFeeds {
 		f.Close(cause)
 	}
-	s.stateFeeds = nil
+	s.cold().stateFeeds = nil
 }
 
 // endedError is the error every call on a channel that is over for good returns.
@@ -403,7 +547,7 @@ func (s *chanState) subscribe(w *waiter) {
 	s.want = true
 	switch s.state() {
 	case ChannelJoined:
-		w.settle(struct{}{}, nil)
+		w.settle(nil)
 		return
 	case ChannelLeaving, ChannelJoining:
 		// Joining: a join is in flight or waits for the socket or a token. Leaving: a join now
@@ -428,7 +572,7 @@ func (s *chanState) dropWaiter(w *waiter) {
 
 func (s *chanState) settleWaiters(err error) {
 	for _, w := range s.waiters {
-		w.settle(struct{}{}, err)
+		w.settle(err)
 	}
 	s.waiters = nil
 }
@@ -437,12 +581,12 @@ func (s *chanState) settleWaiters(err error) {
 // the leave.
 func (s *chanState) unsubscribe(done acks.Settle[struct{}]) {
 	s.want = false
-	stopTimer(&s.rejoinTimer)
+	stopTimer(&s.cold().rejoinTimer)
 	s.failPushes(newError(CodeClosed, nil, "channel left before the push was sent", "topic", s.topic()))
 	s.settleWaiters(newError(CodeClosed, nil, "channel unsubscribed", "topic", s.topic()))
 	switch s.state() {
 	case ChannelLeaving:
-		s.leaveDone = append(s.leaveDone, done)
+		s.cold().leaveDone = append(s.cold().leaveDone, done)
 		return
 	case ChannelJoined, ChannelJoining:
 		if s.joinRef != "" && s.sock.open {
@@ -460,8 +604,8 @@ func (s *chanState) closedByServer() {
 		s.toClosed()
 		return
 	}
-	cause := s.closeCause
-	s.closeCause = nil
+	cause := s.cold().closeCause
+	s.cold().closeCause = nil
 	if s.r.revivable(s, cause) {
 		// A fresh token can undo it: ask the callback again and rejoin after the backoff.
 		s.r.c.log.Info("realtime: channel closed for its token; rejoining with a fresh one", "topic", s.topic(), "cause", cause.Error())
@@ -522,8 +666,11 @@ func (s *chanState) socketLost(cause error) {
 // flushPushes sends the pushes buffered before the join, in order.
 func (s *chanState) flushPushes() {
 	r := s.r
-	for i := range s.pushes {
-		p := &s.pushes[i]
+	if s.x == nil {
+		return
+	}
+	for i := range s.x.pushes {
+		p := &s.x.pushes[i]
 		p.msg.JoinRef = s.joinRef
 		if p.acked {
 			r.c.acks.Retag(p.msg.Ref, s.sock.tag())
@@ -532,21 +679,21 @@ func (s *chanState) flushPushes() {
 			r.c.acks.Settle(p.msg.Ref, Reply{}, wrapSendError(err))
 		}
 	}
-	if s.pushDropped > 0 {
-		r.c.log.Info("realtime: push buffer flushed", "topic", s.topic(), "dropped_total", s.pushDropped)
+	if s.cold().pushDropped > 0 {
+		r.c.log.Info("realtime: push buffer flushed", "topic", s.topic(), "dropped_total", s.cold().pushDropped)
 	}
-	clear(s.pushes)
-	s.pushes = s.pushes[:0]
+	clear(s.cold().pushes)
+	s.cold().pushes = s.cold().pushes[:0]
 }
 
 // failPushes fails the futures of buffered pushes and forgets them.
 func (s *chanState) failPushes(err error) {
-	for _, p := range s.pushes {
+	for _, p := range s.cold().pushes {
 		if p.acked {
 			s.r.c.acks.Settle(p.msg.Ref, Reply{}, err)
 		}
 	}
-	s.pushes = nil
+	s.cold().pushes = nil
 }
 
 // bufferPush is the slow path of a push on a channel that is not joined: it buffers the push
@@ -572,29 +719,92 @@ func (s *chanState) bufferPush(m transport.Message, acked bool) (*liveJoin, *ack
 		}
 		fut = f
 	}
-	if limit := r.c.cfg.pushBuffer; len(s.pushes) >= limit {
-		oldest := s.pushes[0]
-		s.pushes = append(s.pushes[:0], s.pushes[1:]...)
+	if limit := r.c.cfg.pushBuffer; len(s.cold().pushes) >= limit {
+		oldest := s.cold().pushes[0]
+		s.cold().pushes = append(s.cold().pushes[:0], s.cold().pushes[1:]...)
 		if oldest.acked {
 			r.c.acks.Settle(oldest.msg.Ref, Reply{}, newError(CodeRateLimited, nil,
 				fmt.Sprintf("push buffer full (%d) before the channel joined; push dropped", limit), "topic", s.topic()))
 		}
 		r.c.counters.pushDropped.Add(1)
 		r.c.obs.emit(Observation{Kind: ObserveDrop, Source: DropPushBuffer, Topic: s.topic(), Count: 1})
-		if s.pushDropped == 0 || s.pushDropped%uint64(limit) == 0 {
+		if s.cold().pushDropped == 0 || s.cold().pushDropped%uint64(limit) == 0 {
 			r.c.log.Warn("realtime: push buffer full before the channel joined; dropping the oldest push",
-				"topic", s.topic(), "buffer", limit, "dropped_total", s.pushDropped+1)
+				"topic", s.topic(), "buffer", limit, "dropped_total", s.cold().pushDropped+1)
 		}
-		s.pushDropped++
+		s.cold().pushDropped++
 	}
-	s.pushes = append(s.pushes, bufferedPush{msg: m, acked: acked})
+	s.cold().pushes = append(s.cold().pushes, bufferedPush{msg: m, acked: acked})
 	return nil, fut, nil
 }
 
 // tokenFor returns the token the channel joins and pushes with.
 func (s *chanState) tokenFor() string {
-	if s.token != "" {
-		return s.token
+	if s.x != nil && s.x.token != "" {
+		return s.x.token
 	}
 	return s.r.c.tokens.current()
+}
+
+// The timeouts of the joins in flight. Every join waits the push timeout for its reply unless
+// it waits for its postgres_changes bindings, so the joins sent reach their deadlines in the
+// order they were sent: one timer, for the first of them, watches them all (a join that waits
+// longer has a timer of its own). A join whose reply came, or that stopped waiting, is
+// forgotten once it is first in line.
+
+// joinDeadline is a join in flight and when it times out.
+type joinDeadline struct {
+	s   *chanState
+	ref string
+	at  time.Time
+}
+
+// live reports whether the join still waits for its reply.
+func (d *joinDeadline) live() bool {
+	return d.s.joinRef == d.ref && d.s.state() == ChannelJoining
+}
+
+// watchJoin times out the join ref of s at at, unless its reply comes first.
+func (r *router) watchJoin(s *chanState, ref string, at time.Time) {
+	r.joinWatch = append(r.joinWatch, joinDeadline{s: s, ref: ref, at: at})
+	r.armJoinWatch()
+}
+
+// pruneJoinWatch forgets the joins at the head of the line that no longer wait.
+func (r *router) pruneJoinWatch() {
+	for len(r.joinWatch) > 0 && !r.joinWatch[0].live() {
+		r.joinWatch[0] = joinDeadline{}
+		r.joinWatch = r.joinWatch[1:]
+	}
+	if len(r.joinWatch) == 0 {
+		r.joinWatch = nil
+		stopTimer(&r.joinWatchTimer)
+	}
+}
+
+// armJoinWatch sets the timer for the first join in line.
+func (r *router) armJoinWatch() {
+	if r.joinWatchTimer != nil || len(r.joinWatch) == 0 || r.stopped {
+		return
+	}
+	r.joinWatchTimer = time.AfterFunc(time.Until(r.joinWatch[0].at), func() { r.c.post(r.joinWatchFired) })
+}
+
+// joinWatchFired times out the joins whose deadline has passed.
+func (r *router) joinWatchFired() {
+	r.joinWatchTimer = nil
+	now := time.Now()
+	for len(r.joinWatch) > 0 {
+		d := r.joinWatch[0]
+		if d.live() && d.at.After(now) {
+			break
+		}
+		r.joinWatch[0] = joinDeadline{}
+		r.joinWatch = r.joinWatch[1:]
+		if d.live() {
+			d.s.joinTimedOut(d.ref)
+		}
+	}
+	r.pruneJoinWatch()
+	r.armJoinWatch()
 }

@@ -413,3 +413,39 @@ func TestBroadcastWithAckNeverBlocks(t *testing.T) {
 		stalled.open()
 	})
 }
+
+// Joins sent at different times each time out the push timeout after they were sent, however
+// many joins are in flight and whichever were answered.
+func TestJoinsTimeOutEachOnTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer(t)
+		const timeout = 2 * time.Second // before the writes stuck behind the unanswered join time out
+		c := newClient(t, srv, client.WithTimeout(timeout))
+		subscribed(t, c, "answered")
+		srv.DelayJoins(time.Hour)
+		var wg sync.WaitGroup
+		for i, wait := range []time.Duration{0, 500 * time.Millisecond, time.Second, time.Second} {
+			wg.Go(func() {
+				time.Sleep(wait)
+				ch, _ := c.Channel(fmt.Sprintf("room-%d", i))
+				start := time.Now()
+				err := ch.Subscribe(t.Context())
+				if !errors.Is(err, client.ErrTimeout) {
+					t.Errorf("room-%d: Subscribe = %v; want ErrTimeout", i, err)
+				}
+				if d := time.Since(start); d != timeout {
+					t.Errorf("room-%d timed out after %v; want %v", i, d, timeout)
+				}
+			})
+		}
+		wg.Wait()
+	})
+}
+
+// A channel that only joins costs one small allocation for its handle and its router state;
+// what features, leaves, pushes and backoff need comes on first use.
+func TestChannelStateStaysSmall(t *testing.T) {
+	if got := client.ChannelSize() + client.ChanStateSize(); got > 240 {
+		t.Errorf("Channel (%d B) and its router state (%d B) take %d B; want at most 240", client.ChannelSize(), client.ChanStateSize(), got)
+	}
+}

@@ -350,11 +350,11 @@ type observeFeature struct {
 func (f *observeFeature) joining() {
 	s := f.s
 	f.sent = time.Now()
-	f.rejoin = s.attempt > 0 || !s.downSince.IsZero()
+	f.rejoin = s.attempt > 0 || !s.downSince().IsZero()
 	if f.rejoin {
 		c := s.r.c
 		c.counters.rejoins.Add(1)
-		c.obs.emit(Observation{Kind: ObserveRejoin, Topic: s.topic(), Attempt: max(s.attempt, 1), Err: s.downCause})
+		c.obs.emit(Observation{Kind: ObserveRejoin, Topic: s.topic(), Attempt: max(s.attempt, 1), Err: s.downCause()})
 	}
 }
 
@@ -366,8 +366,8 @@ func (f *observeFeature) joined() {
 		c.obs.emit(Observation{Kind: ObserveJoin, Time: now, Topic: s.topic(), Latency: now.Sub(f.sent), Rejoin: f.rejoin})
 		f.sent = time.Time{}
 	}
-	if !s.downSince.IsZero() {
-		c.obs.emit(Observation{Kind: ObserveGap, Time: now, Topic: s.topic(), Since: s.downSince, Until: now, Err: s.downCause})
+	if since := s.downSince(); !since.IsZero() {
+		c.obs.emit(Observation{Kind: ObserveGap, Time: now, Topic: s.topic(), Since: since, Until: now, Err: s.downCause()})
 	}
 }
 

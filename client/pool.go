@@ -68,6 +68,21 @@ func (p *pool) list() []*socket {
 	return append([]*socket(nil), p.socks...)
 }
 
+// withRoom returns the first socket that can take one more channel, and the number of live
+// sockets. While usersHeld (the tenant has no room for another connected user), a socket the
+// server does not count yet takes a channel only if it holds some already. Router goroutine
+// only: it reads the sockets' channel counts.
+func (p *pool) withRoom(usersHeld bool) (*socket, int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, k := range p.socks {
+		if k.hasRoom() && (k.counted || !usersHeld || k.chans > 0) {
+			return k, len(p.socks)
+		}
+	}
+	return nil, len(p.socks)
+}
+
 // primary returns the first socket.
 func (p *pool) primary() *socket {
 	p.mu.Lock()
@@ -143,14 +158,13 @@ func (r *router) place(s *chanState) bool {
 	if s.sock != nil {
 		return true
 	}
-	now := time.Now()
-	for _, k := range r.c.pool.list() {
-		if k.hasRoom() && (k.counted || !now.Before(r.usersHoldUntil) || k.chans > 0) {
-			r.attach(s, k)
-			return true
-		}
+	held := time.Now().Before(r.usersHoldUntil)
+	k, n := r.c.pool.withRoom(held)
+	if k != nil {
+		r.attach(s, k)
+		return true
 	}
-	if len(r.c.pool.list()) >= r.c.cfg.maxSockets || now.Before(r.usersHoldUntil) {
+	if n >= r.c.cfg.maxSockets || held {
 		return false
 	}
 	k, err := r.c.newSocket()

@@ -187,7 +187,7 @@ func (ch *Channel) onPostgres(ctx context.Context, bindings []pgchanges.Binding,
 		}
 		p.cu = &catchUp{s: ch.s, fn: catchUpFn, feed: feed, subCtx: ctx}
 	}
-	listen(ch, feed, func(s *chanState) { s.pg.add(p) })
+	listen(ch, feed, func(s *chanState) { s.cold().pg.add(p) })
 	return sub
 }
 
@@ -203,14 +203,14 @@ func (ch *Channel) onPostgres(ctx context.Context, bindings []pgchanges.Binding,
 func (ch *Channel) PostgresReady() *acks.Future[System] {
 	var f *acks.Future[System]
 	err := ch.run(func(s *chanState) error {
-		if len(s.pg.subs) == 0 {
+		if len(s.cold().pg.subs) == 0 {
 			f = acks.Settled(System{}, nil)
 			return nil
 		}
-		if s.pg.ready == nil {
-			s.pg.ready = newReadiness()
+		if s.cold().pg.ready == nil {
+			s.cold().pg.ready = newReadiness()
 		}
-		f = s.pg.ready.fut
+		f = s.cold().pg.ready.fut
 		return nil
 	})
 	if err != nil {
@@ -367,18 +367,18 @@ func (f *postgresFeature) accepted(response []byte) error {
 func (f *postgresFeature) joined() {
 	s := f.s
 	f.liveAtJoin()
-	if !s.downSince.IsZero() && len(f.subs) > 0 {
-		gap := &Gap{Since: s.downSince, Until: time.Now(), LastCommit: f.lastCommit, Cause: s.downCause}
-		ev := PostgresEvent{Topic: s.topic(), Seq: s.evs.next(), Gap: gap}
+	if !s.cold().downSince.IsZero() && len(f.subs) > 0 {
+		gap := &Gap{Since: s.cold().downSince, Until: time.Now(), LastCommit: f.lastCommit, Cause: s.cold().downCause}
+		ev := PostgresEvent{Topic: s.topic(), Seq: s.nextSeq(), Gap: gap}
 		for _, p := range f.subs {
 			if p.feed != nil {
 				ev.Bindings = p.bindings
 				p.feed.Send(ev, 0)
 			}
 		}
-		if s.evs.wanted() {
+		if s.eventsWanted() {
 			ev.Bindings = f.allBindings().bindings
-			s.evs.emit(ev, 0)
+			s.cold().evs.emit(ev, 0)
 		}
 		f.catchUpGap(gap)
 	}
@@ -423,13 +423,13 @@ func (f *postgresFeature) end(cause error) {
 // nobody receives or a malformed one.
 func (f *postgresFeature) route(m *transport.Message) {
 	s := f.s
-	ordered := s.evs.wanted()
+	ordered := s.eventsWanted()
 	if len(f.subs) == 0 && !ordered {
-		s.evs.next()
+		s.nextSeq()
 		return
 	}
 	change, ids, err := s.r.pgParser.ParsePayload(m.Payload)
-	seq := s.evs.next()
+	seq := s.nextSeq()
 	if err != nil {
 		s.r.c.log.Warn("realtime: dropped a malformed postgres_changes", "topic", s.topic(), "error", err.Error())
 		return
@@ -452,7 +452,7 @@ func (f *postgresFeature) route(m *transport.Message) {
 	}
 	if ordered {
 		if ev.Bindings = f.allBindings().match(ids, change.Type); ev.Bindings != nil {
-			s.evs.emit(ev, len(m.Payload))
+			s.cold().evs.emit(ev, len(m.Payload))
 		}
 	}
 }

@@ -58,7 +58,7 @@ type presencePush struct {
 func (ch *Channel) OnPresence(ctx context.Context, opts ...subscribe.Option) *subscribe.Subscription[presence.Event] {
 	all := append(stream.ConflateDefaults(), ch.c.subOptions(opts)...)
 	sub, feed := newSub[presence.Event](ctx, &ch.c.group, "presence on "+ch.topic, all)
-	listen(ch, feed, func(s *chanState) { s.pres.addFeed(feed) })
+	listen(ch, feed, func(s *chanState) { s.cold().pres.addFeed(feed) })
 	return sub
 }
 
@@ -101,7 +101,7 @@ func (ch *Channel) Untrack(ctx context.Context) error { return ch.presencePush(c
 
 func (ch *Channel) presencePush(ctx context.Context, payload json.RawMessage) error {
 	fut, settle := acks.New[Reply]()
-	if err := ch.run(func(s *chanState) error { return s.pres.push(payload, settle) }); err != nil {
+	if err := ch.run(func(s *chanState) error { return s.cold().pres.push(payload, settle) }); err != nil {
 		return err
 	}
 	_, err := fut.Wait(ctx)
@@ -321,10 +321,10 @@ func (f *presenceFeature) deliver(evs []presence.Event) {
 
 // deliverOne hands one event to the subscriptions and to the ordered stream.
 func (f *presenceFeature) deliverOne(ev presence.Event) {
-	o := &f.s.evs
-	seq, size := o.next(), presenceSize(ev)
+	o := &f.s.cold().evs
+	seq, size := f.s.nextSeq(), presenceSize(ev)
 	f.feeds = deliver(f.feeds, ev, size)
-	if o.wanted() {
+	if f.s.eventsWanted() {
 		o.emit(PresenceEvent{Topic: f.s.topic(), Seq: seq, Event: ev}, size)
 	}
 }

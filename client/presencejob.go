@@ -180,10 +180,10 @@ func (f *presenceFeature) report(err error, state bool) {
 		s.r.c.log.Debug("realtime: presence refused: "+msg, args...)
 	}
 	payload, _ := json.Marshal(map[string]any{"status": "error", "extension": "presence", "message": msg})
-	sys := System{Status: "error", Extension: "presence", Message: msg, Payload: payload, Topic: s.topic(), Seq: s.evs.next()}
-	s.system.feeds = deliver(s.system.feeds, sys, len(payload))
-	if s.evs.wanted() {
-		s.evs.emit(sys, len(payload))
+	sys := System{Status: "error", Extension: "presence", Message: msg, Payload: payload, Topic: s.topic(), Seq: s.nextSeq()}
+	s.cold().system.feeds = deliver(s.cold().system.feeds, sys, len(payload))
+	if s.eventsWanted() {
+		s.cold().evs.emit(sys, len(payload))
 	}
 }
 

@@ -95,7 +95,7 @@ func (rb *replayBook) joined(f *broadcastFeature) {
 		return
 	}
 	if !rb.since.IsZero() && now.Sub(rb.since) > replayRetention {
-		f.markGap(&Gap{Since: rb.lastSeen, Until: now, Cause: f.s.downCause})
+		f.markGap(&Gap{Since: rb.lastSeen, Until: now, Cause: f.s.cold().downCause})
 	}
 }
 
@@ -188,7 +188,7 @@ func broadcastMeta(meta []byte) (id string, replayed bool) {
 
 // markGap delivers a gap marker to every broadcast subscription and to the ordered ones.
 func (f *broadcastFeature) markGap(g *Gap) {
-	b := Broadcast{Topic: f.s.topic(), Seq: f.s.evs.next(), Gap: g}
+	b := Broadcast{Topic: f.s.topic(), Seq: f.s.nextSeq(), Gap: g}
 	dead := false
 	for _, bb := range f.bindings {
 		if !bb.feed.Send(b, 0) {
@@ -198,8 +198,8 @@ func (f *broadcastFeature) markGap(g *Gap) {
 	if dead {
 		f.bindings = pruneBindings(f.bindings)
 	}
-	if f.s.evs.wanted() {
-		f.s.evs.emit(b, 0)
+	if f.s.eventsWanted() {
+		f.s.cold().evs.emit(b, 0)
 	}
 }
 

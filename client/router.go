@@ -4,7 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +39,10 @@ type router struct {
 	bucketAt  time.Time
 	joinQueue []*chanState
 	paceTimer *time.Timer
+	// The joins in flight that wait the push timeout, in the order sent, and the timer for the
+	// first of them (lifecycle.go).
+	joinWatch      []joinDeadline
+	joinWatchTimer *time.Timer
 	// Hold-offs after the server's tenant-wide limits: no join before joinHoldUntil; no new
 	// socket (nor a join on a socket the server does not count yet) before usersHoldUntil.
 	joinHoldUntil  time.Time
@@ -51,8 +56,17 @@ type router struct {
 
 func (r *router) init(c *Client) {
 	r.c = c
-	r.dec = transport.Decoder{Version: c.cfg.version, Side: transport.ClientSide}
+	r.dec = transport.Decoder{Version: c.cfg.version, Side: transport.ClientSide, Known: r.knownTopic}
 	r.channels = make(map[string]*chanState)
+}
+
+// knownTopic returns the topic of the channel b names, for the decoder: the channel's own
+// string, so that the decoder keeps no copy of it.
+func (r *router) knownTopic(b []byte) (string, bool) {
+	if s := r.channels[string(b)]; s != nil {
+		return s.topic(), true
+	}
+	return "", false
 }
 
 // handleState reacts to a change of the state of one socket of the pool.
@@ -70,8 +84,9 @@ func (r *router) handleState(k *socket, sc transport.StateChange) {
 	r.stateFeeds = deliver(r.stateFeeds, change, 0)
 	r.c.obs.emit(Observation{Kind: ObserveConnection, Socket: k.id, Old: sc.Old, New: sc.New, Err: err})
 	if sc.New == transport.StateConnecting && transport.RefusedForGood(sc.Err) {
-		for _, s := range r.sortedChannels() {
-			if s.sock == k || s.sock == nil {
+		waiting := func(s *chanState) bool { return s.sock == k || s.sock == nil }
+		for _, s := range r.sortedChannels(waiting) {
+			if waiting(s) {
 				s.connectRefused(err)
 			}
 		}
@@ -83,7 +98,7 @@ func (r *router) handleState(k *socket, sc transport.StateChange) {
 	case k.open:
 		k.epoch = sc.Epoch
 		k.counted = false
-		for _, s := range r.sortedChannels() {
+		for _, s := range r.sortedChannels(onSocket(k)) {
 			if s.sock == k {
 				s.socketOpened()
 			}
@@ -106,7 +121,7 @@ func (r *router) handleState(k *socket, sc transport.StateChange) {
 		if wait := time.Until(r.joinHoldUntil); wait > 0 && !r.c.isClosed() {
 			cause = newError(CodeRateLimited, cause, fmt.Sprintf("socket closed while the client holds off joins after a tenant rate limit; joins resume in %v", wait.Round(time.Second)))
 		}
-		for _, s := range r.sortedChannels() {
+		for _, s := range r.sortedChannels(onSocket(k)) {
 			if s.sock == k {
 				s.socketLost(cause)
 			}
@@ -145,15 +160,32 @@ func deliver[T any](feeds []*stream.Feed[T], v T, size int) []*stream.Feed[T] {
 	return kept
 }
 
-// sortedChannels returns the channels that take traffic in topic order, so that rejoins go
-// out in a stable order.
-func (r *router) sortedChannels() []*chanState {
-	out := make([]*chanState, 0, len(r.channels))
-	for _, s := range r.channels {
-		out = append(out, s)
+// sortedChannels returns the channels that take traffic and that keep says to (all with nil)
+// in topic order, so that rejoins go out in a stable order.
+func (r *router) sortedChannels(keep func(*chanState) bool) []*chanState {
+	// Sorted by the map's keys, which sit beside the pointers: the comparisons then touch no
+	// channel, which matters with thousands of them.
+	type entry struct {
+		topic string
+		s     *chanState
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].topic() < out[j].topic() })
+	es := make([]entry, 0, len(r.channels))
+	for topic, s := range r.channels {
+		if keep == nil || keep(s) {
+			es = append(es, entry{topic, s})
+		}
+	}
+	slices.SortFunc(es, func(a, b entry) int { return strings.Compare(a.topic, b.topic) })
+	out := make([]*chanState, len(es))
+	for i, e := range es {
+		out[i] = e.s
+	}
 	return out
+}
+
+// onSocket keeps the channels placed on k.
+func onSocket(k *socket) func(*chanState) bool {
+	return func(s *chanState) bool { return s.sock == k }
 }
 
 // forget removes a channel that is over for good from the routing table and from the client.
@@ -198,11 +230,12 @@ func (r *router) sendLeave(s *chanState, joinRef string) string {
 // shutdown ends everything on Close.
 func (r *router) shutdown() {
 	r.stopped = true
+	stopTimer(&r.joinWatchTimer)
 	cause := closedError()
 	for _, ch := range r.c.Channels() {
 		ch.s.toEnded(cause)
 	}
-	for _, s := range r.sortedChannels() {
+	for _, s := range r.sortedChannels(nil) {
 		s.toEnded(cause)
 	}
 	for _, f := range r.stateFeeds {
@@ -242,7 +275,7 @@ func (r *router) handleMessage(k *socket, m *transport.Message) {
 		switch {
 		case s != nil && s.joinRef != "" && m.Ref == s.joinRef && s.state() == ChannelJoining:
 			s.joinReplied(m)
-		case s != nil && s.leaveRef != "" && m.Ref == s.leaveRef:
+		case s != nil && s.x != nil && s.x.leaveRef != "" && m.Ref == s.x.leaveRef:
 			s.toClosed()
 		default:
 			reply := Reply{Status: m.Status, Response: m.Data}
@@ -256,15 +289,15 @@ func (r *router) handleMessage(k *socket, m *transport.Message) {
 	}
 	switch m.Event {
 	case transport.EventBroadcast:
-		s.bcast.route(m)
+		s.cold().bcast.route(m)
 	case transport.EventSystem:
 		s.routeSystem(m)
 	case transport.EventPresState:
-		s.pres.routeState(m)
+		s.cold().pres.routeState(m)
 	case transport.EventPresDiff:
-		s.pres.routeDiff(m)
+		s.cold().pres.routeDiff(m)
 	case transport.EventPostgres:
-		s.pg.route(m)
+		s.cold().pg.route(m)
 	case transport.EventClose:
 		if s.joinRef != "" && m.Ref == s.joinRef {
 			s.closedByServer()

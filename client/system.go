@@ -52,7 +52,7 @@ func (f *systemFeature) end(cause error) {
 // then end with that error), except when a fresh access token can revive it.
 func (ch *Channel) OnSystem(ctx context.Context, opts ...subscribe.Option) *subscribe.Subscription[System] {
 	sub, feed := newSub[System](ctx, &ch.c.group, "system on "+ch.topic, ch.c.subOptions(opts))
-	listen(ch, feed, func(s *chanState) { s.system.feeds = append(s.system.feeds, feed) })
+	listen(ch, feed, func(s *chanState) { s.cold().system.feeds = append(s.cold().system.feeds, feed) })
 	return sub
 }
 
@@ -80,18 +80,18 @@ func parseSystem(payload []byte) System {
 // it, and lets the postgres part see its extension's messages.
 func (s *chanState) routeSystem(m *transport.Message) {
 	sys := parseSystem(m.Payload)
-	sys.Topic, sys.Seq = s.topic(), s.evs.next()
-	s.system.feeds = deliver(s.system.feeds, sys, len(m.Payload))
+	sys.Topic, sys.Seq = s.topic(), s.nextSeq()
+	s.cold().system.feeds = deliver(s.cold().system.feeds, sys, len(m.Payload))
 	if sys.IsError() {
 		s.r.c.serverError(s.topic(), sys.Message)
 	}
-	if s.evs.wanted() {
-		s.evs.emit(sys, len(m.Payload))
+	if s.eventsWanted() {
+		s.cold().evs.emit(sys, len(m.Payload))
 	}
 	if sys.IsError() && sys.Extension == "system" {
-		s.closeCause = newError(classifyReason(sys.Message), nil, sys.Message, "topic", s.topic())
+		s.cold().closeCause = newError(classifyReason(sys.Message), nil, sys.Message, "topic", s.topic())
 	}
-	s.pg.system(sys)
+	s.cold().pg.system(sys)
 }
 
 // responseReason extracts the reason of an error reply: the bare string of a string response,

@@ -228,7 +228,12 @@ type Decoder struct {
 	// Version is the serializer version of the frames.
 	Version Version
 	// Side is the side that receives them: ClientSide decodes what a server sends.
-	Side   Side
+	Side Side
+	// Known, if set, is asked for a string the decoder's recent strings lack, before its own
+	// cache: a string it returns must equal b and be valid UTF-8, and is used without being
+	// cached. A client that holds its topics already resolves them with it, so that the
+	// decoder keeps no copy of them.
+	Known  func(b []byte) (string, bool)
 	strs   map[string]string
 	recent [64]string // a direct-mapped cache in front of strs
 }
@@ -244,6 +249,12 @@ func (d *Decoder) intern(b []byte) string {
 	slot := &d.recent[(uint(len(b))*31+uint(b[0])*7+uint(b[len(b)-1]))&63]
 	if *slot == string(b) {
 		return *slot
+	}
+	if d.Known != nil {
+		if s, ok := d.Known(b); ok {
+			*slot = s
+			return s
+		}
 	}
 	s, ok := d.strs[string(b)]
 	if !ok {

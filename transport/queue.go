@@ -49,18 +49,24 @@ func (c *Conn) Send(ctx context.Context, m *Message) error { return c.SendOn(ctx
 // dropped instead of being written stale on a newer connection, and it never takes a place in
 // the send buffer (nor counts in [Conn.Dropped]). An epoch of 0 means any connection.
 func (c *Conn) SendOn(ctx context.Context, epoch uint64, m *Message) error {
-	data, binary, err := Encode(nil, c.cfg.Version, ClientSide, m)
+	data, binary, err := Encode(make([]byte, 0, frameSizeHint(m)), c.cfg.Version, ClientSide, m)
 	if err != nil {
 		return err
 	}
 	return c.enqueue(ctx, frame{data: data, binary: binary, epoch: epoch})
 }
 
+// frameSizeHint is about the size of m's frame, so that encoding it allocates once: the
+// fields, and room for the envelope's punctuation (or a binary frame's header).
+func frameSizeHint(m *Message) int {
+	return len(m.JoinRef) + len(m.Ref) + len(m.Topic) + len(m.Event) + len(m.UserEvent) + len(m.Status) + len(m.Payload) + len(m.Data) + len(m.Meta) + 80
+}
+
 // Post queues m like SendOn but never waits: while the socket is open the queue may grow past
 // the bound Send waits at. The SDK posts its own few frames with it (joins, leaves, a channel's flushed push
 // buffer), which must not wait behind a user's backlog.
 func (c *Conn) Post(epoch uint64, m *Message) error {
-	data, binary, err := Encode(nil, c.cfg.Version, ClientSide, m)
+	data, binary, err := Encode(make([]byte, 0, frameSizeHint(m)), c.cfg.Version, ClientSide, m)
 	if err != nil {
 		return err
 	}
@@ -194,6 +200,9 @@ func (c *Conn) pop() (frame, bool) {
 	f := c.queue[0]
 	c.queue[0] = frame{}
 	c.queue = c.queue[1:]
+	if len(c.queue) == 0 {
+		c.queue = nil // an empty slice of the old array would keep the whole array alive
+	}
 	if len(c.queue) < c.maxQueue {
 		c.roomLocked()
 	}
