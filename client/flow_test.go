@@ -49,8 +49,8 @@ func TestFlowControlSlowSubscriber(t *testing.T) {
 		wait()
 		st := c.Stats()
 		// What the readers took before they paused still reaches the subscription: the
-		// router's inbox and the batch it works on, at most 1 MiB each.
-		if limit := int64(high + 2<<20 + 2*size); peak > limit {
+		// router's inbox and the batch it works on, at most 256 KiB each.
+		if limit := int64(high + 512<<10 + 2*size); peak > limit {
 			t.Errorf("pending bytes peaked at %d; want at most %d", peak, limit)
 		}
 		if st.Flow.Pauses == 0 || st.Flow.Paused < time.Second || st.Flow.Exempted != 0 {

@@ -9,7 +9,7 @@ import "sync"
 // inboxBytes (or one large frame and the inbox behind it).
 const (
 	inboxLimit = 4096
-	inboxBytes = 1 << 20
+	inboxBytes = 256 << 10
 )
 
 // inbox is the router's queue of events. Producers append under a mutex and wake the router only
