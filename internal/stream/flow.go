@@ -12,7 +12,7 @@ import (
 // The pending bytes of the group's subscriptions with the [Evict] policy (the lossless ones)
 // are summed in a flow total. While it is above Group.FlowHigh, [Group.ReadGate] makes the
 // readers of the client's sockets wait before they take the next frame off their socket, so
-// that TCP slows the server down; they go on once the total falls below Group.FlowLow. The
+// that TCP slows the server down; they go on once the total is down to Group.FlowLow. The
 // router, which hands the events to the subscriptions, never waits: only the readers do, and
 // the frames already read still reach their subscriptions (they overshoot the high mark by at
 // most what is in flight between the sockets and the subscriptions).
@@ -94,7 +94,7 @@ func (g *Group) waitFlow(ctx context.Context) error {
 			f.pauses++
 			// A drain that brought the total down before the pause was visible did not
 			// resume it: look again now that it is.
-			if f.total.Load() < g.FlowLow {
+			if f.total.Load() <= g.FlowLow {
 				g.resumeLocked()
 				f.mu.Unlock()
 				return nil
@@ -131,7 +131,7 @@ func (g *Group) resumeLocked() {
 func (g *Group) maybeResume() {
 	f := &g.flow
 	f.mu.Lock()
-	if f.total.Load() < g.FlowLow {
+	if f.total.Load() <= g.FlowLow {
 		g.resumeLocked()
 	}
 	f.mu.Unlock()
@@ -198,7 +198,7 @@ func (s *Core[T]) flowLocked(delta, after int64) {
 	total := g.flow.total.Add(delta)
 	if delta < 0 {
 		s.progress.Add(1)
-		if total < g.FlowLow && g.flow.paused.Load() {
+		if total <= g.FlowLow && g.flow.paused.Load() {
 			g.maybeResume()
 		}
 	}
@@ -215,7 +215,7 @@ func (s *Core[T]) exemptLocked() {
 		g := s.group
 		total := g.flow.total.Add(-s.flowed)
 		s.flowed = 0
-		if total < g.FlowLow && g.flow.paused.Load() {
+		if total <= g.FlowLow && g.flow.paused.Load() {
 			g.maybeResume()
 		}
 	}

@@ -161,3 +161,33 @@ func TestFlowControlHoldAndCancel(t *testing.T) {
 		feed2.Close(nil)
 	})
 }
+
+// With a low mark of 0 the readers go on once the queues are empty, not at the stall timeout.
+func TestFlowControlLowMarkZero(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := &stream.Group{FlowHigh: 1, FlowStall: time.Second}
+		sub, feed := stream.New[int](t.Context(), g, "tiny", []stream.Option{stream.WithBuffer(1)})
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for range 100 {
+				<-sub.C()
+				time.Sleep(time.Millisecond)
+			}
+		})
+		start := time.Now()
+		for i := range 100 {
+			if err := g.ReadGate(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			feed.Send(i, 10)
+		}
+		wg.Wait()
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("100 events took %v; want the reader's pace", d)
+		}
+		if _, _, exempted := g.FlowStats(); exempted != 0 {
+			t.Errorf("%d exempted; want none", exempted)
+		}
+		feed.Close(nil)
+	})
+}
