@@ -160,6 +160,8 @@ func New(projectURL, apiKey string, opts ...Option) (*Client, error) {
 		}
 	}
 	c.group.Budget = cfg.pendingBudget
+	c.group.FlowHigh, c.group.FlowLow = cfg.flowHigh, cfg.flowHigh/2
+	c.group.FlowStall = flowStall
 	c.life, c.endLife = context.WithCancel(context.Background())
 	c.tokens.init(c)
 	c.r.init(c)
@@ -188,12 +190,22 @@ func New(projectURL, apiKey string, opts ...Option) (*Client, error) {
 		OnDrop:        onDrop,
 		ReadLimit:     cfg.readLimit,
 	}
+	if cfg.flowHigh > 0 {
+		c.transportConfig.ReadGate = c.group.ReadGate
+	}
 	c.pool.stateCh = make(chan struct{})
 	if _, err := c.newSocket(); err != nil {
 		return nil, wrapInvalid(err)
 	}
 	return c, nil
 }
+
+// flowStall is how long the sockets' readers wait for subscriptions that take nothing before
+// those stop counting for flow control: long enough to ride over a garbage collection or a busy
+// scheduler (a reader that keeps up takes an event every few microseconds), far below the
+// heartbeat interval and the server's patience, and short enough for the other channels to see
+// it as a hiccup, once per stuck reader.
+const flowStall = time.Second
 
 // makeRef returns a fresh message reference, unique across the client's sockets.
 func (c *Client) makeRef() string { return strconv.FormatUint(c.refs.Add(1), 10) }

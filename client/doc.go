@@ -187,6 +187,37 @@
 // Frames are decoded by the router, so that reading the next frame and decoding this one run in
 // parallel; a large frame (64 KiB or more) is decoded by its socket's reader instead.
 //
+// # Slow subscribers
+//
+// The router never waits for a subscription's reader. Each subscription has a Go channel (its
+// buffer) and behind it a pending queue that absorbs what the reader has not taken yet, in
+// order (see package subscribe). What happens when a reader is slower than the server sends
+// depends on the subscription's overflow policy:
+//
+//   - Lossless subscriptions (policy Evict, the default) slow the socket down: flow control.
+//     While their pending queues hold more than WithFlowControl's high mark in all (2 MiB by
+//     default, client-wide), the client stops reading its sockets before the next frame, and
+//     TCP slows the server; it reads on once they hold less than half the mark. The router
+//     goes on delivering what was read already, and heartbeats are no issue: a pause is never
+//     taken for a dead server. Stats().Flow counts the pauses and their length. So a reader
+//     slower than the flood gets every event, at its own pace, in bounded memory, as a
+//     hand-written single-goroutine reader would; the other channels of the client are slowed
+//     with it, as they share its sockets.
+//   - A reader that takes nothing at all must not stop everyone: when a subscription over the
+//     mark takes nothing for a second while the client waits for it, it stops counting for
+//     flow control until it has caught up (Stats().Flow.Exempted), and the sockets flow again.
+//     Its queue then grows up to its pending limits (65,536 events or 64 MiB by default;
+//     subscribe.WithPendingLimits), and the client-wide budget (WithPendingBudget, 128 MiB)
+//     applies to all queues together: past either, the subscription is evicted, its channel
+//     closed and its Err wrapping ErrSlowConsumer. A stuck reader costs the others one such
+//     second, not one per frame.
+//   - Subscriptions that chose to drop (DropOldest, DropNewest, Conflate: presence, state
+//     changes) never slow the socket: past their pending limits they drop, count it in Dropped
+//     and log it. The budget applies to them too.
+//
+// WithFlowControl(0) turns flow control off: every slow reader is then handled by its pending
+// limits and the budget alone.
+//
 // # Bounds against a broken or hostile server
 //
 // No frame holds the router for long, and no input makes the client hold memory without bound:
@@ -200,6 +231,9 @@
 //   - A channel's presence state holds at most PresenceLimits members and metas (100,000 and
 //     200,000 by default); what is refused beyond them reaches OnSystem and the log.
 //   - The subscriptions of a client hold at most WithPendingBudget bytes for readers that fell
-//     behind (128 MiB by default); past it the heaviest is evicted with ErrSlowConsumer.
+//     behind (128 MiB by default); past it the heaviest is evicted with ErrSlowConsumer. Flow
+//     control keeps lossless subscriptions far below it (see Slow subscribers).
+//   - Frames read but not yet routed take at most 256 KiB twice over (the router's inbox and
+//     the batch it works on), or one larger frame: the sockets' readers wait for room.
 //   - Topics, event names and presence keys that are not valid UTF-8 are refused and logged.
 package client

@@ -19,34 +19,31 @@ import (
 )
 
 // presenceStateFrame returns a presence_state of members members for topic, as a hostile
-// server may send it: about 38 bytes a member.
+// server may send it: about 38 bytes a member. The frame is built in a buffer of its exact
+// size, so that the test's own copy of its input weighs no more than the input.
 func presenceStateFrame(topic string, members int) []byte {
-	var b strings.Builder
-	b.Grow(members*40 + 64)
-	fmt.Fprintf(&b, `[null,null,"realtime:%s","presence_state",{`, topic)
+	b := make([]byte, 0, members*38+len(topic)+64)
+	b = fmt.Appendf(b, `[null,null,"realtime:%s","presence_state",{`, topic)
 	for i := range members {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		fmt.Fprintf(&b, `"u%07d":{"metas":[{"phx_ref":"r%07d"}]}`, i, i)
+		b = fmt.Appendf(b, `"u%07d":{"metas":[{"phx_ref":"r%07d"}]}`, i, i)
 	}
-	b.WriteString("}]")
-	return []byte(b.String())
+	return append(b, "}]"...)
 }
 
 // presenceDiffFrame returns a presence_diff joining members members, from first on.
 func presenceDiffFrame(topic string, first, members int) []byte {
-	var b strings.Builder
-	b.Grow(members*40 + 64)
-	fmt.Fprintf(&b, `[null,null,"realtime:%s","presence_diff",{"joins":{`, topic)
+	b := make([]byte, 0, members*40+len(topic)+64)
+	b = fmt.Appendf(b, `[null,null,"realtime:%s","presence_diff",{"joins":{`, topic)
 	for i := first; i < first+members; i++ {
 		if i > first {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		fmt.Fprintf(&b, `"u%08d":{"metas":[{"phx_ref":"r%08d"}]}`, i, i)
+		b = fmt.Appendf(b, `"u%08d":{"metas":[{"phx_ref":"r%08d"}]}`, i, i)
 	}
-	b.WriteString(`},"leaves":{}}]`)
-	return []byte(b.String())
+	return append(b, `},"leaves":{}}]`...)
 }
 
 func broadcastFrame(topic, event, payload string) []byte {
@@ -348,37 +345,40 @@ func TestHostileServerBounded(t *testing.T) {
 			runtime.Gosched()
 		}
 	}
+	// Each case's frames are made one at a time, as they are sent: the heap measured holds the
+	// test's copy of the frame being sent (as a server holds what it writes), not the whole
+	// input at once, so that it measures the client.
+	n := 1_000_000 / scale
 	cases := []struct {
 		name    string
-		frames  func() [][]byte
+		frames  []func() []byte
 		members int // the state after them
 	}{
-		{"presence_state of 1,000,000 members", func() [][]byte {
-			return [][]byte{presenceStateFrame("hostile", 1_000_000/scale)}
-		}, min(1_000_000/scale, client.DefaultPresenceMaxMembers)},
-		{"three presence_diffs of 1,000,000 members", func() [][]byte {
-			n := 1_000_000 / scale
-			return [][]byte{presenceDiffFrame("hostile", 0, n), presenceDiffFrame("hostile", n, n), presenceDiffFrame("hostile", 2*n, n)}
+		{"presence_state of 1,000,000 members", []func() []byte{
+			func() []byte { return presenceStateFrame("hostile", n) },
+		}, min(n, client.DefaultPresenceMaxMembers)},
+		{"three presence_diffs of 1,000,000 members", []func() []byte{
+			func() []byte { return presenceDiffFrame("hostile", 0, n) },
+			func() []byte { return presenceDiffFrame("hostile", n, n) },
+			func() []byte { return presenceDiffFrame("hostile", 2*n, n) },
 		}, client.DefaultPresenceMaxMembers},
 	}
 	for _, tc := range cases {
-		frames := tc.frames()
+		frames := tc.frames
 		size := 0
-		for _, f := range frames {
-			size += len(f)
-		}
 		runtime.GC()
 		for len(started) > 0 {
 			<-started
 		}
 		stop := heapPeak()
 		start := time.Now()
-		for _, f := range frames {
+		// Each frame is made once the one before is being processed (a server's frames wait in
+		// its own memory, not the client's), and the broadcast follows the last.
+		for _, frame := range frames {
+			f := frame()
+			size += len(f)
 			srv.PushRaw(false, f)
-		}
-		// Wait until the last frame is being processed: every frame has then crossed the
-		// socket, and the broadcast measures the router alone.
-		for range len(frames) {
+			f = nil
 			select {
 			case <-started:
 			case <-time.After(time.Minute):
@@ -403,7 +403,12 @@ func TestHostileServerBounded(t *testing.T) {
 	// One frame at the read limit.
 	runtime.GC()
 	stop := heapPeak()
-	big := broadcastFrame("other", "big", `"`+strings.Repeat("x", (64_000_000-100)/scale)+`"`)
+	big := make([]byte, 0, 64_000_000/scale)
+	big = append(big, `[null,null,"realtime:other","broadcast",{"type":"broadcast","event":"big","payload":"`...)
+	for len(big) < cap(big)-3 {
+		big = append(big, 'x')
+	}
+	big = append(big, `"}]`...)
 	srv.PushRaw(false, big)
 	big = nil
 	if got := recv(t, bMsgs); got.Event != "big" {

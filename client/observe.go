@@ -41,6 +41,23 @@ type Stats struct {
 	HeartbeatRTT, HeartbeatRTTSmoothed time.Duration
 	// PendingAcks is the number of pushes waiting for the server's reply.
 	PendingAcks int
+	// PendingBytes is the size of the events waiting in subscriptions' pending queues for
+	// their readers, now.
+	PendingBytes int64
+	// Flow reports flow control (see WithFlowControl).
+	Flow FlowStats
+}
+
+// FlowStats reports flow control: how often and how long the client stopped reading its
+// sockets because lossless subscriptions held more than the high mark.
+type FlowStats struct {
+	// Pauses counts the pauses, and Paused is their total duration (a pause under way
+	// included).
+	Pauses uint64
+	Paused time.Duration
+	// Exempted counts the subscriptions that took nothing for a second during a pause and
+	// stopped counting for flow control until they caught up.
+	Exempted uint64
 }
 
 // ChannelCounts counts channels by state (see [ChannelState]).
@@ -84,6 +101,7 @@ func (c *Client) Stats() Stats {
 		HeartbeatRTT:         ts.HeartbeatRTT,
 		HeartbeatRTTSmoothed: ts.HeartbeatRTTSmoothed,
 		PendingAcks:          c.acks.Len(),
+		PendingBytes:         c.group.Pending(),
 		Dropped: DropCounts{
 			SendBuffer:    ts.Dropped,
 			PushBuffer:    c.counters.pushDropped.Load(),
@@ -91,6 +109,7 @@ func (c *Client) Stats() Stats {
 			Observations:  c.obs.dropped.Load(),
 		},
 	}
+	s.Flow.Pauses, s.Flow.Paused, s.Flow.Exempted = c.group.FlowStats()
 	c.mu.Lock()
 	for _, ch := range c.channels {
 		switch ch.State() {

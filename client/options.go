@@ -52,6 +52,11 @@ const (
 	// readers that have fallen behind, all together: 128 MiB, twice one subscription's own
 	// limit, so that two stuck readers fill it and a third is never allowed to grow it further.
 	DefaultPendingBudget = 128 << 20
+	// DefaultFlowControl is the high mark of flow control (see WithFlowControl): 2 MiB of
+	// events waiting for lossless subscriptions' readers, client-wide. That is thousands of
+	// typical events, enough to ride over a reader's hiccups without pausing the socket, and
+	// it keeps a client that floods one slow reader within about 25 MB of memory in all.
+	DefaultFlowControl = 2 << 20
 	// DefaultPresenceMaxMembers and DefaultPresenceMaxMetas bound a channel's presence state:
 	// 100,000 members (keys) with 200,000 metas (tracked connections) in all, far above what a
 	// tenant's connected users can reach by default, and some tens of MB of memory.
@@ -104,6 +109,7 @@ type config struct {
 
 	readLimit     int64
 	pendingBudget int64
+	flowHigh      int64
 	presence      presence.Limits
 }
 
@@ -126,6 +132,7 @@ func defaultConfig() config {
 
 		readLimit:     DefaultReadLimit,
 		pendingBudget: DefaultPendingBudget,
+		flowHigh:      DefaultFlowControl,
 		presence:      presence.Limits{MaxMembers: DefaultPresenceMaxMembers, MaxMetas: DefaultPresenceMaxMetas},
 	}
 }
@@ -158,6 +165,21 @@ func WithPendingBudget(bytes int64) Option {
 			return invalidArgument("WithPendingBudget: budget must not be negative, got %d", bytes)
 		}
 		c.pendingBudget = bytes
+		return nil
+	}
+}
+
+// WithFlowControl sets the high mark of flow control (default DefaultFlowControl, 2 MiB): while
+// the events waiting for the readers of lossless subscriptions (overflow policy Evict, the
+// default) take more than high bytes in all, the client stops reading its sockets, so that TCP
+// slows the server down, and reads on once they take less than half of it. A subscription whose
+// reader takes nothing for a second while the client waits for it stops counting until it has
+// caught up, and its pending limits and the client's budget apply to it as without flow
+// control. See "Slow subscribers" in the package documentation. Zero or negative turns flow
+// control off.
+func WithFlowControl(high int64) Option {
+	return func(c *config) error {
+		c.flowHigh = max(high, 0)
 		return nil
 	}
 }

@@ -53,6 +53,7 @@ func (f *presenceFeature) route(m *transport.Message, state bool) {
 			hook()
 		}
 		job.evs, job.err = handlePresence(job.clone, job.payload, job.state)
+		job.payload = nil // the frame it points into, up to the read limit, is not needed any more
 		close(job.done)
 		r.c.post(func() { f.complete(job, topic, false) })
 	})

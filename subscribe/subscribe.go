@@ -18,6 +18,11 @@
 //   - [Conflate]: the newest event replaces the one waiting, so a slow reader sees the latest
 //     state; replaced events count as dropped. Presence subscriptions use it.
 //
+// A client's subscriptions with the Evict policy are lossless in a further way: while their
+// pending queues hold more than the client's flow control mark, the client stops reading its
+// sockets, so that the server slows down, before their limits are reached (see "Slow
+// subscribers" in package client).
+//
 // # Lifetime
 //
 // The channel from C is closed when the subscription ends: its ctx is done, Stop is called,

@@ -126,6 +126,12 @@ type Config struct {
 	// OnHeartbeat, if set, receives the round-trip time of every answered heartbeat, on the
 	// reader goroutine. It must not block.
 	OnHeartbeat func(rtt time.Duration)
+	// ReadGate, if set, is called by the socket's reader before it takes each frame off the
+	// socket; while it waits, no frame is read and TCP slows the server down (flow control).
+	// It must return nil once reading may go on; ctx ends with the socket, and an error then
+	// ends the reader. While the reader waits in it, a heartbeat left unanswered does not count
+	// as a dead server: its reply is behind frames not read yet.
+	ReadGate func(ctx context.Context) error
 	// OnDrop, if set, is told each time the send buffer drops frames because it is full: n
 	// frames now, total since New. It runs on the goroutine of the Send (or of the state
 	// change) that dropped them, with no lock held. It must not block.

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -637,5 +638,61 @@ func TestReadLimit(t *testing.T) {
 		if c.State() != transport.StateOpen || c.Epoch() != 2 {
 			t.Errorf("State = %v, epoch %d after the backoff; want open on the second connection", c.State(), c.Epoch())
 		}
+	})
+}
+
+// While the read gate holds the reader, no frame is read, and the heartbeats left unanswered
+// meanwhile are no timeout; once it opens, the frames that waited arrive in order. Close ends a
+// wait at the gate.
+func TestReadGatePausesReading(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer(t)
+		var gate atomic.Pointer[chan struct{}] // nil: open
+		rec := &recorder{}
+		c := newConn(t, srv, rec, func(cfg *transport.Config) {
+			cfg.ReadGate = func(ctx context.Context) error {
+				wait := gate.Load()
+				if wait == nil {
+					return nil
+				}
+				select {
+				case <-*wait:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		})
+		if err := c.Connect(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		shut := make(chan struct{})
+		gate.Store(&shut)
+		// The reader waits in NextReader; it reaches the closed gate after the next frame.
+		srv.Conns()[0].Push(transport.Message{Topic: "realtime:x", Event: "first", Payload: []byte("{}")})
+		synctest.Wait()
+		srv.Conns()[0].Push(transport.Message{Topic: "realtime:x", Event: "second", Payload: []byte("{}")})
+		time.Sleep(5 * transport.DefaultHeartbeat)
+		synctest.Wait()
+		if got := rec.events(); len(got) != 1 || got[0] != "first" {
+			t.Errorf("read while the gate was closed: %q; want only the first", got)
+		}
+		gate.Store(nil)
+		close(shut)
+		synctest.Wait()
+		if got := rec.events(); len(got) != 2 || got[1] != "second" {
+			t.Errorf("after the gate opened: %q", got)
+		}
+		if got := c.State(); got != transport.StateOpen || c.Epoch() != 1 {
+			t.Errorf("State = %v epoch %d after a long pause; want open on the first connection", got, c.Epoch())
+		}
+
+		// Close ends a wait at the gate.
+		forever := make(chan struct{})
+		gate.Store(&forever)
+		srv.Conns()[0].Push(transport.Message{Topic: "realtime:x", Event: "third", Payload: []byte("{}")})
+		synctest.Wait()
+		c.Close()
 	})
 }

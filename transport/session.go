@@ -28,12 +28,16 @@ type session struct {
 	hbRef    string    // the unanswered heartbeat, or ""
 	hbFrames uint64    // framesRead when it was sent
 	hbSent   time.Time // when it was sent
+
+	ctx context.Context // ends with the socket (for the read gate)
 }
 
 // run serves one open socket until it fails or ctx ends. It returns whether the socket was
 // healthy (a heartbeat was answered), which resets the backoff, and the cause of its end.
 func (c *Conn) run(ctx context.Context, ws *websocket.Conn, src messageSource) (bool, error) {
-	s := &session{ws: ws, src: src, stop: make(chan struct{})}
+	sctx, endSession := context.WithCancel(ctx)
+	defer endSession()
+	s := &session{ws: ws, src: src, stop: make(chan struct{}), ctx: sctx}
 	_, own := src.(*frameReader)
 	c.ownReader.Store(own)
 	c.stats.opens.Add(1)
@@ -60,6 +64,7 @@ func (c *Conn) run(ctx context.Context, ws *websocket.Conn, src messageSource) (
 		c.closeFrame(ws, websocket.CloseNormalClosure, "heartbeat timeout")
 	}
 	close(s.stop)
+	endSession()
 	ws.Close()
 	wg.Wait()
 	return s.healthy.Load(), cause
@@ -74,6 +79,9 @@ func (c *Conn) readLoop(s *session) error {
 	dec := Decoder{Version: c.cfg.Version, Side: ClientSide}
 	var m Message
 	for {
+		if err := c.readGate(s); err != nil {
+			return err
+		}
 		binary, data, err := s.src.next()
 		if err != nil {
 			return readError(err)
@@ -118,6 +126,17 @@ func (c *Conn) readLoop(s *session) error {
 			s.inHandler.Store(false)
 		}
 	}
+}
+
+// readGate waits at the read gate, if there is one, counting the socket as busy meanwhile.
+func (c *Conn) readGate(s *session) error {
+	if c.cfg.ReadGate == nil {
+		return nil
+	}
+	s.inHandler.Store(true)
+	err := c.cfg.ReadGate(s.ctx)
+	s.inHandler.Store(false)
+	return err
 }
 
 // messageSource yields the data messages of a socket, each in a buffer of its own, exactly

@@ -38,6 +38,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -177,6 +178,14 @@ type Group struct {
 	total   atomic.Int64 // the pending bytes of every subscription
 	mu      sync.Mutex
 	backlog map[budgeted]struct{} // the subscriptions with pending bytes
+
+	// FlowHigh and FlowLow are the marks of flow control, FlowStall its stall timeout; see
+	// [Group.ReadGate]. FlowHigh 0 turns flow control off. Set them before the first
+	// subscription.
+	FlowHigh, FlowLow int64
+	FlowStall         time.Duration
+
+	flow flowState
 }
 
 // Counts returns how many events the group's subscriptions have delivered into their
@@ -189,6 +198,8 @@ func (g *Group) Counts() (delivered, dropped uint64) {
 type budgeted interface {
 	pendingBytes() int64
 	evictOverBudget(budget int64) logLine
+	markProgress()
+	exemptIfStuck() bool
 }
 
 // Pending returns the pending bytes of all the group's subscriptions together.
@@ -275,6 +286,13 @@ type Core[T any] struct {
 	done       chan struct{}
 	stopWatch  func() bool
 	counted    atomic.Int64 // the bytes counted against the group's budget (queueBytes, kept in step)
+
+	// Flow control (flow.go): the bytes counted in the group's flow total, whether the
+	// subscription is exempt from it, and its progress.
+	flowed   int64
+	exempt   bool
+	progress atomic.Uint64 // counts the events taken off its queue
+	seen     atomic.Uint64 // progress at the group's last stall check
 }
 
 // account adds delta to the bytes the subscription counts against its group's budget. The
@@ -287,6 +305,9 @@ func (s *Core[T]) account(delta int64) {
 	s.group.total.Add(delta)
 	if before := after - delta; (before == 0) != (after == 0) {
 		s.group.track(s, after != 0)
+	}
+	if s.group.FlowHigh > 0 {
+		s.flowLocked(delta, after)
 	}
 }
 
@@ -500,6 +521,7 @@ func (f *Feed[T]) Hold() {
 	defer s.mu.Unlock()
 	if !s.held {
 		s.held, s.unheld = true, s.queue.len()
+		s.exemptLocked() // its reader cannot take what is held: it never slows the sockets
 	}
 }
 
@@ -512,6 +534,9 @@ func (f *Feed[T]) Release() {
 		return
 	}
 	s.held, s.unheld = false, 0
+	if s.counted.Load() == 0 {
+		s.exempt = false
+	}
 	if !s.draining && !s.stopped && s.queue.len() > 0 {
 		s.draining = true
 		s.group.wg.Add(1)
