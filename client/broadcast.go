@@ -104,6 +104,9 @@ func (f *broadcastFeature) configure(p *joinPayload) {
 }
 
 func (f *broadcastFeature) end(cause error) {
+	if f.s.r.stage.f == f {
+		f.s.r.stage.flush()
+	}
 	for _, b := range f.bindings {
 		b.feed.Close(cause)
 	}
@@ -157,24 +160,18 @@ func pruneBindings(bs []*broadcastBinding) []*broadcastBinding {
 	return kept
 }
 
-// route delivers a broadcast to the matching subscriptions, in order.
+// route delivers a broadcast to the matching subscriptions, in order. Consecutive broadcasts
+// of the channel that the router handles in one go are staged (see bcastStage) and delivered
+// together when something else comes, so that each subscription takes them in a row.
 func (f *broadcastFeature) route(m *transport.Message) {
-	var gap *Gap
+	r := f.s.r
 	if f.book != nil {
-		var dup bool
-		if dup, gap = f.book.receive(m); dup {
-			return
-		}
-		defer func() {
-			if gap != nil {
-				f.markGap(gap)
-			}
-		}()
+		r.stage.flush()
+		f.routeNow(m)
+		return
 	}
-	evs := &f.s.cold().evs
 	seq := f.s.nextSeq()
-	ordered := f.s.eventsWanted()
-	if len(f.bindings) == 0 && !ordered {
+	if len(f.bindings) == 0 && !f.s.eventsWanted() {
 		return
 	}
 	b := Broadcast{Topic: f.s.topic(), Seq: seq, Event: m.UserEvent, Meta: m.Meta}
@@ -183,20 +180,96 @@ func (f *broadcastFeature) route(m *transport.Message) {
 	} else {
 		b.Payload = m.Data
 	}
-	size := len(m.Data) + len(m.Meta) + len(m.UserEvent)
+	r.stage.add(f, b, len(m.Data)+len(m.Meta)+len(m.UserEvent))
+}
+
+// routeNow delivers a broadcast of a channel with AutoReplay at once.
+func (f *broadcastFeature) routeNow(m *transport.Message) {
+	dup, gap := f.book.receive(m)
+	if dup {
+		return
+	}
+	seq := f.s.nextSeq()
+	if len(f.bindings) > 0 || f.s.eventsWanted() {
+		b := Broadcast{Topic: f.s.topic(), Seq: seq, Event: m.UserEvent, Meta: m.Meta}
+		if m.Raw {
+			b.Binary = m.Data
+		} else {
+			b.Payload = m.Data
+		}
+		var st bcastStage
+		st.add(f, b, len(m.Data)+len(m.Meta)+len(m.UserEvent))
+		st.flush()
+	}
+	if gap != nil {
+		f.markGap(gap)
+	}
+}
+
+// stageLen is the most broadcasts a bcastStage holds (at most 64: see stream.Feed.SendRun).
+const stageLen = 32
+
+// bcastStage holds broadcasts of one channel that the router has routed but not yet delivered.
+// Delivering a run of them subscription by subscription rather than broadcast by broadcast
+// takes each subscription's lock once for the run, and hands its reader the run in one wake-up
+// instead of one per broadcast; each subscription still receives them in order. The router
+// delivers the stage before it handles anything else (flush), so that nothing else can tell
+// the difference.
+type bcastStage struct {
+	f     *broadcastFeature
+	n     int
+	evs   [stageLen]stream.Shared[Broadcast] // the subscriptions that must queue one share a copy
+	sizes [stageLen]int                      // their sizes, for the pending limits
+}
+
+// add stages b, a broadcast of f, delivering the stage first if it holds another channel's or
+// is full.
+func (st *bcastStage) add(f *broadcastFeature, b Broadcast, size int) {
+	if st.f != f || st.n == stageLen {
+		st.flush()
+		st.f = f
+	}
+	st.evs[st.n] = f.s.r.bcastLog.Share(b)
+	st.sizes[st.n] = size
+	st.n++
+}
+
+// flush delivers the staged broadcasts to the matching subscriptions and the ordered ones.
+func (st *bcastStage) flush() {
+	f, evs, sizes := st.f, st.evs[:st.n], st.sizes[:st.n]
+	if f == nil {
+		return
+	}
+	st.f, st.n = nil, 0
+	defer clear(evs)
+	all := uint64(1)<<len(evs) - 1
 	dead := false
-	// The subscriptions that must queue it share one copy (see stream.Feed.SendShared).
-	shared := f.s.r.bcastLog.Share(b)
 	for _, bb := range f.bindings {
-		if bb.matches(m.UserEvent) && !bb.feed.SendShared(&shared, size) {
+		mask := all
+		if bb.event != "" {
+			mask = 0
+			match := false
+			for i := range evs {
+				// A run of one event name, the common case, is compared once.
+				if ev := evs[i].Value().Event; i == 0 || ev != evs[i-1].Value().Event {
+					match = bb.matches(ev)
+				}
+				if match {
+					mask |= 1 << i
+				}
+			}
+		}
+		if mask != 0 && !bb.feed.SendRun(evs, sizes, mask) {
 			dead = true
 		}
 	}
 	if dead {
 		f.bindings = pruneBindings(f.bindings)
 	}
-	if ordered {
-		evs.emit(b, size)
+	if f.s.eventsWanted() {
+		for i := range evs {
+			f.s.cold().evs.emit(*evs[i].Value(), sizes[i])
+		}
 	}
 }
 

@@ -285,6 +285,7 @@ type Core[T any] struct {
 	stopCh     chan struct{}
 	done       chan struct{}
 	stopWatch  func() bool
+	batch      []T          // the drain goroutine's events on their way into ch (only it uses it)
 	counted    atomic.Int64 // the bytes counted against the group's budget (queueBytes, kept in step)
 
 	// Flow control (flow.go): the bytes counted in the group's flow total, whether the
@@ -459,6 +460,9 @@ func (l *Log[T]) put(v *T) *T {
 	return p
 }
 
+// Value returns the event. The caller must not modify it.
+func (e *Shared[T]) Value() *T { return &e.v }
+
 // Share returns v on its way to several subscriptions.
 func (l *Log[T]) Share(v T) Shared[T] { return Shared[T]{v: v, log: l} }
 
@@ -491,6 +495,13 @@ func (f *Feed[T]) send(v *T, e *Shared[T], size int) bool {
 	ok, line := s.enqueueLocked(v, e, int64(size))
 	n := s.dropped - before
 	s.mu.Unlock()
+	s.afterEnqueue(ok, line, n)
+	return ok
+}
+
+// afterEnqueue does what follows an enqueue once the lock is released: it writes the log line,
+// counts the n events dropped, and applies the group's budget.
+func (s *Core[T]) afterEnqueue(ok bool, line logLine, n uint64) {
 	s.group.log(line)
 	if n > 0 {
 		s.group.dropped.Add(n)
@@ -504,7 +515,54 @@ func (f *Feed[T]) send(v *T, e *Shared[T], size int) bool {
 	if g := s.group; g != nil && g.Budget > 0 && g.total.Load() > g.Budget {
 		g.enforce()
 	}
+}
+
+// SendRun delivers the events of run whose bit is set in mask (bit i for run[i]; run holds at
+// most 64 events), in order, exactly as that many calls of SendShared with their sizes would,
+// but taking the subscription's lock once for the run rather than once per event. It reports
+// whether the subscription still accepts events. It must be called on the log's goroutine.
+func (f *Feed[T]) SendRun(run []Shared[T], sizes []int, mask uint64) bool {
+	s := f.s
+	var delivered uint64
+	s.mu.Lock()
+	for i := range run {
+		if mask&(1<<i) == 0 {
+			continue
+		}
+		if !s.accepting {
+			break
+		}
+		e := &run[i]
+		if !s.draining && !s.held && s.queue.len() == 0 {
+			select {
+			case s.ch <- e.v:
+				delivered++
+				continue
+			default:
+			}
+		}
+		before := s.dropped
+		ok, line := s.enqueueLocked(&e.v, e, int64(sizes[i]))
+		n := s.dropped - before
+		if !ok || line.msg != "" || n > 0 || s.overBudget() {
+			// Rare: what follows an enqueue runs without the lock, as in send.
+			s.mu.Unlock()
+			s.afterEnqueue(ok, line, n)
+			s.mu.Lock()
+		}
+	}
+	ok := s.accepting
+	s.mu.Unlock()
+	if delivered > 0 {
+		s.group.delivered.Add(delivered)
+	}
 	return ok
+}
+
+// overBudget reports whether the group is beyond its budget.
+func (s *Core[T]) overBudget() bool {
+	g := s.group
+	return g != nil && g.Budget > 0 && g.total.Load() > g.Budget
 }
 
 // Close ends the subscription with cause (nil for a normal end): C is closed at once, events
@@ -659,7 +717,13 @@ func (s *Core[T]) dropLocked(limit string) logLine {
 		[]any{"subscription", s.desc, "policy", s.cfg.policy.String(), "limit", limit, "dropped_total", s.dropped}}
 }
 
-// drain feeds queued events into the channel until the queue is empty, then exits.
+// drainBatch is the most events the drain goroutine takes in one lock round.
+const drainBatch = 16
+
+// drain feeds queued events into the channel until the queue is empty, then exits. While it
+// runs it is the channel's only sender, so the room it sees in the channel can only grow: it
+// takes as many events as fit in one lock round and puts them in without blocking. Only when
+// the channel is full does it take a single event and wait for room, holding it in flight.
 func (s *Core[T]) drain() {
 	defer s.group.wg.Done()
 	for {
@@ -690,6 +754,32 @@ func (s *Core[T]) drain() {
 			s.mu.Unlock()
 			s.group.log(line)
 			return
+		}
+		if room := cap(s.ch) - len(s.ch); room > 0 {
+			n := min(room, s.queue.len(), drainBatch)
+			if s.held {
+				n = min(n, s.unheld)
+				s.unheld -= n
+			}
+			if s.batch == nil {
+				s.batch = make([]T, 0, drainBatch)
+			}
+			batch := s.batch[:n]
+			var bytes int64
+			for i := range batch {
+				q := s.popLocked()
+				bytes += q.size
+				batch[i] = q.v
+			}
+			s.queueBytes -= bytes
+			s.account(-bytes)
+			s.mu.Unlock()
+			for i := range batch {
+				s.ch <- batch[i] // there is room: nobody else sends while the drain runs
+			}
+			clear(batch)
+			s.group.delivered.Add(uint64(n))
+			continue
 		}
 		q := s.popLocked()
 		s.queueBytes -= q.size
