@@ -705,6 +705,16 @@ func (s *Core[T]) popLocked() popped[T] {
 	return out
 }
 
+// popInto removes the first queued event into *dst and returns its size. The caller holds s.mu.
+func (s *Core[T]) popInto(dst *T) int64 {
+	q := s.queue.pop()
+	*dst = *q.p
+	if q.own {
+		s.vals.pop()
+	}
+	return q.size
+}
+
 // dropLocked counts a dropped event and returns the line that reports the start of an
 // overflow episode, if this drop starts one.
 func (s *Core[T]) dropLocked(limit string) logLine {
@@ -767,9 +777,7 @@ func (s *Core[T]) drain() {
 			batch := s.batch[:n]
 			var bytes int64
 			for i := range batch {
-				q := s.popLocked()
-				bytes += q.size
-				batch[i] = q.v
+				bytes += s.popInto(&batch[i])
 			}
 			s.queueBytes -= bytes
 			s.account(-bytes)
