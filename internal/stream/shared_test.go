@@ -197,3 +197,38 @@ func available(s *Core[sharedEvent]) []int {
 		}
 	}
 }
+
+// The drain goroutine moves a backlog into the channel several events at a time, shared copies
+// and the subscription's own alike, in order, while the reader takes them.
+func TestDrainMixedBacklogInOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var g Group
+		var log Log[sharedEvent]
+		s, f := New[sharedEvent](context.Background(), &g, "s", []Option{WithBuffer(8)})
+		const n = 500
+		for i := range n {
+			if i%7 == 3 {
+				f.Send(sharedEvent{N: i}, 1)
+			} else {
+				e := log.Share(sharedEvent{N: i})
+				f.SendShared(&e, 1)
+			}
+			if i%50 == 0 {
+				synctest.Wait() // let the drain take what fits
+			}
+		}
+		for i := range n {
+			if v := <-s.C(); v.N != i {
+				t.Fatalf("got %d; want %d", v.N, i)
+			}
+			if i%13 == 0 {
+				synctest.Wait()
+			}
+		}
+		if s.Pending() != 0 || s.Dropped() != 0 {
+			t.Errorf("Pending %d, Dropped %d after reading everything", s.Pending(), s.Dropped())
+		}
+		f.Close(nil)
+		g.Wait()
+	})
+}

@@ -705,16 +705,6 @@ func (s *Core[T]) popLocked() popped[T] {
 	return out
 }
 
-// popInto removes the first queued event into *dst and returns its size. The caller holds s.mu.
-func (s *Core[T]) popInto(dst *T) int64 {
-	q := s.queue.pop()
-	*dst = *q.p
-	if q.own {
-		s.vals.pop()
-	}
-	return q.size
-}
-
 // dropLocked counts a dropped event and returns the line that reports the start of an
 // overflow episode, if this drop starts one.
 func (s *Core[T]) dropLocked(limit string) logLine {
@@ -728,7 +718,7 @@ func (s *Core[T]) dropLocked(limit string) logLine {
 }
 
 // drainBatch is the most events the drain goroutine takes in one lock round.
-const drainBatch = 16
+const drainBatch = 64
 
 // drain feeds queued events into the channel until the queue is empty, then exits. While it
 // runs it is the channel's only sender, so the room it sees in the channel can only grow: it
@@ -769,24 +759,38 @@ func (s *Core[T]) drain() {
 			n := min(room, s.queue.len(), drainBatch)
 			if s.held {
 				n = min(n, s.unheld)
-				s.unheld -= n
 			}
-			if s.batch == nil {
-				s.batch = make([]T, 0, drainBatch)
-			}
-			batch := s.batch[:n]
+			// The shared copies are never written again, so they are read without the lock;
+			// an event of the subscription's own is copied out first, and ends the batch.
+			var shared [drainBatch]*T
+			var own T
 			var bytes int64
-			for i := range batch {
-				bytes += s.popInto(&batch[i])
+			k := 0
+			for k < n {
+				q := s.queue.pop()
+				bytes += q.size
+				k++
+				if q.own {
+					own = s.vals.pop()
+					break
+				}
+				shared[k-1] = q.p
+			}
+			if s.held {
+				s.unheld -= k
 			}
 			s.queueBytes -= bytes
 			s.account(-bytes)
 			s.mu.Unlock()
-			for i := range batch {
-				s.ch <- batch[i] // there is room: nobody else sends while the drain runs
+			// There is room for all k: nobody else sends while the drain runs.
+			for _, p := range shared[:k] {
+				if p == nil {
+					s.ch <- own
+					break
+				}
+				s.ch <- *p
 			}
-			clear(batch)
-			s.group.delivered.Add(uint64(n))
+			s.group.delivered.Add(uint64(k))
 			continue
 		}
 		q := s.popLocked()
