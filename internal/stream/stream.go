@@ -8,7 +8,9 @@
 // subscription's buffered Go channel; when that is full, the event goes to a bounded pending
 // queue behind it (by default 65,536 events or 64 MiB, whichever comes first) that absorbs
 // bursts without loss and in order, drained into the channel by a goroutine that runs only
-// while there is a backlog. Past the queue's limits the subscription's [Policy] applies:
+// while there is a backlog. That goroutine is the channel's only sender while it runs, so it
+// moves as many events as the channel has room for in one round of the lock, without blocking.
+// Past the queue's limits the subscription's [Policy] applies:
 //
 //   - [Evict] (the default): the channel closes at once and Err returns an error wrapping
 //     [ErrSlowConsumer] with the number of events dropped (the queued backlog and the event
@@ -23,6 +25,18 @@
 // channel closes and Err wraps [ErrSlowConsumer]. Then the next heaviest, until the total is
 // within the budget again. The heaviest offender goes first because it holds the most memory
 // and is the furthest behind; the subscriptions that keep up are never touched.
+//
+// # Fan-out
+//
+// An event on its way to several subscriptions goes through a [Log] ([Feed.SendShared],
+// [Feed.SendRun]): a subscription whose channel has room receives its own copy of the value at
+// once; those that must queue it share one copy, made once, and queue a pointer to it. The
+// subscriptions cannot affect each other through it: the shared copy is written once, before
+// any queue refers to it, and never again (conflation replaces a queue's pointer, not what it
+// points to), so the drain goroutines read it without a lock; and each reader receives a copy
+// of the value from its Go channel, never the shared copy itself. [Feed.SendRun] delivers a run
+// of such events to one subscription in one round of its lock, which hands its reader the run
+// in one wake-up rather than one per event.
 //
 // # Locking
 //
