@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strings"
 
@@ -220,6 +221,7 @@ type bcastStage struct {
 	n     int
 	evs   [stageLen]stream.Shared[Broadcast] // the subscriptions that must queue one share a copy
 	sizes [stageLen]int                      // their sizes, for the pending limits
+	masks []uint64                           // flush's: the events each subscription matches
 }
 
 // add stages b, a broadcast of f, delivering the stage first if it holds another channel's or
@@ -235,6 +237,12 @@ func (st *bcastStage) add(f *broadcastFeature, b Broadcast, size int) {
 }
 
 // flush delivers the staged broadcasts to the matching subscriptions and the ordered ones.
+//
+// It goes segment by segment: a segment is a stretch of broadcasts that every subscription
+// matches alike (all of them or none), such as a stretch of one event name. Within a segment
+// each subscription takes its run in turn; a segment is delivered to all its subscriptions
+// before the next segment to any. So a reader that selects over several subscriptions of the
+// channel, one per event name, still sees the events in wire order when it keeps up.
 func (st *bcastStage) flush() {
 	f, evs, sizes := st.f, st.evs[:st.n], st.sizes[:st.n]
 	if f == nil {
@@ -243,14 +251,17 @@ func (st *bcastStage) flush() {
 	st.f, st.n = nil, 0
 	defer clear(evs)
 	all := uint64(1)<<len(evs) - 1
-	dead := false
+	// The events each subscription matches, and where two neighbours are matched differently
+	// by some subscription (bit i: between event i and i+1).
+	masks := st.masks[:0]
+	var cuts uint64
 	for _, bb := range f.bindings {
 		mask := all
 		if bb.event != "" {
 			mask = 0
 			match := false
 			for i := range evs {
-				// A run of one event name, the common case, is compared once.
+				// A stretch of one event name, the common case, is compared once.
 				if ev := evs[i].Value().Event; i == 0 || ev != evs[i-1].Value().Event {
 					match = bb.matches(ev)
 				}
@@ -259,17 +270,34 @@ func (st *bcastStage) flush() {
 				}
 			}
 		}
-		if mask != 0 && !bb.feed.SendRun(evs, sizes, mask) {
-			dead = true
+		masks = append(masks, mask)
+		cuts |= (mask ^ mask>>1) & (all >> 1)
+	}
+	st.masks = masks
+	defer clear(masks)
+	dead := false
+	ordered := f.s.eventsWanted()
+	for lo := 0; lo < len(evs); {
+		hi := len(evs) // the segment is lo…hi-1
+		if c := cuts >> lo; c != 0 {
+			hi = lo + bits.TrailingZeros64(c) + 1
 		}
+		seg := all >> (len(evs) - (hi - lo)) << lo
+		for k, bb := range f.bindings {
+			if m := masks[k] & seg; m != 0 && !bb.feed.SendRun(evs, sizes, m) {
+				dead = true
+				masks[k] = 0
+			}
+		}
+		if ordered {
+			for i := lo; i < hi; i++ {
+				f.s.cold().evs.emit(*evs[i].Value(), sizes[i])
+			}
+		}
+		lo = hi
 	}
 	if dead {
 		f.bindings = pruneBindings(f.bindings)
-	}
-	if f.s.eventsWanted() {
-		for i := range evs {
-			f.s.cold().evs.emit(*evs[i].Value(), sizes[i])
-		}
 	}
 }
 

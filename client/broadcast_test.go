@@ -532,3 +532,36 @@ func TestBroadcastBatchKeepsOrder(t *testing.T) {
 		}
 	})
 }
+
+// A reader that selects over one subscription per event name, and waits for them, gets the
+// first broadcast of a batch first: the typing indicator before the message that followed it,
+// although the message's subscription comes first.
+func TestBroadcastBatchAcrossSubscriptionsInWireOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer(t)
+		c := newClient(t, srv)
+		ch, _ := c.Channel("room")
+		msgs := ch.OnBroadcast(t.Context(), "message")
+		typing := ch.OnBroadcast(t.Context(), "typing")
+		if err := ch.Subscribe(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		first := make(chan string, 1)
+		go func() {
+			select {
+			case b := <-msgs.C():
+				first <- string(b.Payload)
+			case b := <-typing.C():
+				first <- string(b.Payload)
+			}
+		}()
+		synctest.Wait() // the reader waits in its select
+		client.RouteBatch(ch, []transport.Message{
+			{Topic: "realtime:room", Event: "broadcast", UserEvent: "typing", Data: []byte(`"typing"`)},
+			{Topic: "realtime:room", Event: "broadcast", UserEvent: "message", Data: []byte(`"message"`)},
+		})
+		if got := <-first; got != `"typing"` {
+			t.Errorf("the reader got %s first; want the typing indicator", got)
+		}
+	})
+}
