@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -299,7 +300,17 @@ func (st *bcastStage) flush() {
 	if dead {
 		f.bindings = pruneBindings(f.bindings)
 	}
+	if len(evs)*len(f.bindings) >= yieldDeliveries {
+		// The readers just woken run before the router routes more: a reader that keeps up
+		// then finds runs in its channel instead of waking once per event, and backlogs stay
+		// short. The router waits for none of them: it only lets them go first.
+		runtime.Gosched()
+	}
 }
+
+// yieldDeliveries is the number of deliveries of one flush from which the router yields the
+// processor after it.
+const yieldDeliveries = 4096
 
 // Broadcast sends a broadcast of event with payload to the channel's other subscribers (and
 // to itself with BroadcastSelf). payload is a json.RawMessage, sent as it is, or any value
