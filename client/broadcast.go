@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -104,6 +106,9 @@ func (f *broadcastFeature) configure(p *joinPayload) {
 }
 
 func (f *broadcastFeature) end(cause error) {
+	if f.s.r.stage.f == f {
+		f.s.r.stage.flush()
+	}
 	for _, b := range f.bindings {
 		b.feed.Close(cause)
 	}
@@ -157,24 +162,18 @@ func pruneBindings(bs []*broadcastBinding) []*broadcastBinding {
 	return kept
 }
 
-// route delivers a broadcast to the matching subscriptions, in order.
+// route delivers a broadcast to the matching subscriptions, in order. Consecutive broadcasts
+// of the channel that the router handles in one go are staged (see bcastStage) and delivered
+// together when something else comes, so that each subscription takes them in a row.
 func (f *broadcastFeature) route(m *transport.Message) {
-	var gap *Gap
+	r := f.s.r
 	if f.book != nil {
-		var dup bool
-		if dup, gap = f.book.receive(m); dup {
-			return
-		}
-		defer func() {
-			if gap != nil {
-				f.markGap(gap)
-			}
-		}()
+		r.stage.flush()
+		f.routeNow(m)
+		return
 	}
-	evs := &f.s.cold().evs
 	seq := f.s.nextSeq()
-	ordered := f.s.eventsWanted()
-	if len(f.bindings) == 0 && !ordered {
+	if len(f.bindings) == 0 && !f.s.eventsWanted() {
 		return
 	}
 	b := Broadcast{Topic: f.s.topic(), Seq: seq, Event: m.UserEvent, Meta: m.Meta}
@@ -183,22 +182,135 @@ func (f *broadcastFeature) route(m *transport.Message) {
 	} else {
 		b.Payload = m.Data
 	}
-	size := len(m.Data) + len(m.Meta) + len(m.UserEvent)
-	dead := false
-	// The subscriptions that must queue it share one copy (see stream.Feed.SendShared).
-	shared := f.s.r.bcastLog.Share(b)
-	for _, bb := range f.bindings {
-		if bb.matches(m.UserEvent) && !bb.feed.SendShared(&shared, size) {
-			dead = true
+	r.stage.add(f, b, len(m.Data)+len(m.Meta)+len(m.UserEvent))
+}
+
+// routeNow delivers a broadcast of a channel with AutoReplay at once.
+func (f *broadcastFeature) routeNow(m *transport.Message) {
+	dup, gap := f.book.receive(m)
+	if dup {
+		return
+	}
+	seq := f.s.nextSeq()
+	if len(f.bindings) > 0 || f.s.eventsWanted() {
+		b := Broadcast{Topic: f.s.topic(), Seq: seq, Event: m.UserEvent, Meta: m.Meta}
+		if m.Raw {
+			b.Binary = m.Data
+		} else {
+			b.Payload = m.Data
 		}
+		var st bcastStage
+		st.add(f, b, len(m.Data)+len(m.Meta)+len(m.UserEvent))
+		st.flush()
+	}
+	if gap != nil {
+		f.markGap(gap)
+	}
+}
+
+// stageLen is the most broadcasts a bcastStage holds (at most 64: see stream.Feed.SendRun).
+const stageLen = 32
+
+// bcastStage holds broadcasts of one channel that the router has routed but not yet delivered.
+// Delivering a run of them subscription by subscription rather than broadcast by broadcast
+// takes each subscription's lock once for the run, and hands its reader the run in one wake-up
+// instead of one per broadcast; each subscription still receives them in order. The router
+// delivers the stage before it handles anything else (flush), so that nothing else can tell
+// the difference.
+type bcastStage struct {
+	f     *broadcastFeature
+	n     int
+	evs   [stageLen]stream.Shared[Broadcast] // the subscriptions that must queue one share a copy
+	sizes [stageLen]int                      // their sizes, for the pending limits
+	masks []uint64                           // flush's: the events each subscription matches
+}
+
+// add stages b, a broadcast of f, delivering the stage first if it holds another channel's or
+// is full.
+func (st *bcastStage) add(f *broadcastFeature, b Broadcast, size int) {
+	if st.f != f || st.n == stageLen {
+		st.flush()
+		st.f = f
+	}
+	st.evs[st.n] = f.s.r.bcastLog.Share(b)
+	st.sizes[st.n] = size
+	st.n++
+}
+
+// flush delivers the staged broadcasts to the matching subscriptions and the ordered ones.
+//
+// It goes segment by segment: a segment is a stretch of broadcasts that every subscription
+// matches alike (all of them or none), such as a stretch of one event name. Within a segment
+// each subscription takes its run in turn; a segment is delivered to all its subscriptions
+// before the next segment to any. So a reader that selects over several subscriptions of the
+// channel, one per event name, still sees the events in wire order when it keeps up.
+func (st *bcastStage) flush() {
+	f, evs, sizes := st.f, st.evs[:st.n], st.sizes[:st.n]
+	if f == nil {
+		return
+	}
+	st.f, st.n = nil, 0
+	defer clear(evs)
+	all := uint64(1)<<len(evs) - 1
+	// The events each subscription matches, and where two neighbours are matched differently
+	// by some subscription (bit i: between event i and i+1).
+	masks := st.masks[:0]
+	var cuts uint64
+	for _, bb := range f.bindings {
+		mask := all
+		if bb.event != "" {
+			mask = 0
+			match := false
+			for i := range evs {
+				// A stretch of one event name, the common case, is compared once.
+				if ev := evs[i].Value().Event; i == 0 || ev != evs[i-1].Value().Event {
+					match = bb.matches(ev)
+				}
+				if match {
+					mask |= 1 << i
+				}
+			}
+		}
+		masks = append(masks, mask)
+		cuts |= (mask ^ mask>>1) & (all >> 1)
+	}
+	st.masks = masks
+	defer clear(masks)
+	dead := false
+	ordered := f.s.eventsWanted()
+	for lo := 0; lo < len(evs); {
+		hi := len(evs) // the segment is lo…hi-1
+		if c := cuts >> lo; c != 0 {
+			hi = lo + bits.TrailingZeros64(c) + 1
+		}
+		seg := all >> (len(evs) - (hi - lo)) << lo
+		for k, bb := range f.bindings {
+			if m := masks[k] & seg; m != 0 && !bb.feed.SendRun(evs, sizes, m) {
+				dead = true
+				masks[k] = 0
+			}
+		}
+		if ordered {
+			for i := lo; i < hi; i++ {
+				f.s.cold().evs.emit(*evs[i].Value(), sizes[i])
+			}
+		}
+		lo = hi
 	}
 	if dead {
 		f.bindings = pruneBindings(f.bindings)
 	}
-	if ordered {
-		evs.emit(b, size)
+	if len(evs)*len(f.bindings) >= yieldDeliveries {
+		// The readers just woken run before the router routes more: a reader that keeps up
+		// then finds runs in its channel instead of waking once per event, and backlogs stay
+		// short. The router waits for none of them: it only lets them go first.
+		runtime.Gosched()
 	}
 }
+
+// yieldDeliveries is the number of deliveries of one flush from which the router yields the
+// processor after it.
+const yieldDeliveries = 4096
 
 // Broadcast sends a broadcast of event with payload to the channel's other subscribers (and
 // to itself with BroadcastSelf). payload is a json.RawMessage, sent as it is, or any value

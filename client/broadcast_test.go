@@ -454,3 +454,114 @@ func mustChannel(t *testing.T, c *client.Client, topic string) *client.Channel {
 	}
 	return ch
 }
+
+// Broadcasts that the router handles in one go reach every subscription in order, each getting
+// the events it matches, and the ordered subscription sees the system message that came between
+// them exactly where it came.
+func TestBroadcastBatchKeepsOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer(t)
+		c := newClient(t, srv)
+		ch, _ := c.Channel("room")
+		as := ch.OnBroadcast(t.Context(), "a")
+		bs := ch.OnBroadcast(t.Context(), "B")
+		all := ch.OnBroadcast(t.Context(), "*", subscribe.WithBuffer(1))
+		ordered := ch.OnEvents(t.Context())
+		if err := ch.Subscribe(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		recv(t, ordered) // joining
+		recv(t, ordered) // joined
+		const n, sysAt = 100, 50
+		var batch []transport.Message
+		var wantA, wantB, wantAll, wantOrdered []string
+		for i := range n {
+			event := "a"
+			if i%3 == 2 {
+				event = "b"
+			}
+			p := fmt.Sprint(i)
+			batch = append(batch, transport.Message{Topic: "realtime:room", Event: "broadcast", UserEvent: event, Data: []byte(p)})
+			if event == "a" {
+				wantA = append(wantA, p)
+			} else {
+				wantB = append(wantB, p)
+			}
+			wantAll = append(wantAll, p)
+			wantOrdered = append(wantOrdered, p)
+			if i == sysAt {
+				batch = append(batch, transport.Message{Topic: "realtime:room", Event: "system",
+					Payload: []byte(`{"channel":"room","extension":"system","message":"mid","status":"ok"}`)})
+				wantOrdered = append(wantOrdered, "system mid")
+			}
+		}
+		client.RouteBatch(ch, batch)
+		read := func(sub *subscribe.Subscription[client.Broadcast], n int) []string {
+			var got []string
+			for range n {
+				got = append(got, string(recv(t, sub).Payload))
+			}
+			return got
+		}
+		if diff := cmp.Diff(wantAll, read(all, len(wantAll))); diff != "" {
+			t.Errorf("* (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(wantA, read(as, len(wantA))); diff != "" {
+			t.Errorf("a (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(wantB, read(bs, len(wantB))); diff != "" {
+			t.Errorf("B (-want +got):\n%s", diff)
+		}
+		var got []string
+		var seq uint64
+		for len(got) < len(wantOrdered) {
+			ev := recv(t, ordered)
+			if ev.Origin().Seq <= seq {
+				t.Fatalf("ordered: seq %d after %d", ev.Origin().Seq, seq)
+			}
+			seq = ev.Origin().Seq
+			switch e := ev.(type) {
+			case client.Broadcast:
+				got = append(got, string(e.Payload))
+			case client.System:
+				got = append(got, "system "+e.Message)
+			}
+		}
+		if diff := cmp.Diff(wantOrdered, got); diff != "" {
+			t.Errorf("ordered (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// A reader that selects over one subscription per event name, and waits for them, gets the
+// first broadcast of a batch first: the typing indicator before the message that followed it,
+// although the message's subscription comes first.
+func TestBroadcastBatchAcrossSubscriptionsInWireOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer(t)
+		c := newClient(t, srv)
+		ch, _ := c.Channel("room")
+		msgs := ch.OnBroadcast(t.Context(), "message")
+		typing := ch.OnBroadcast(t.Context(), "typing")
+		if err := ch.Subscribe(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		first := make(chan string, 1)
+		go func() {
+			select {
+			case b := <-msgs.C():
+				first <- string(b.Payload)
+			case b := <-typing.C():
+				first <- string(b.Payload)
+			}
+		}()
+		synctest.Wait() // the reader waits in its select
+		client.RouteBatch(ch, []transport.Message{
+			{Topic: "realtime:room", Event: "broadcast", UserEvent: "typing", Data: []byte(`"typing"`)},
+			{Topic: "realtime:room", Event: "broadcast", UserEvent: "message", Data: []byte(`"message"`)},
+		})
+		if got := <-first; got != `"typing"` {
+			t.Errorf("the reader got %s first; want the typing indicator", got)
+		}
+	})
+}

@@ -481,8 +481,10 @@ func (c *Client) routerLoop() {
 			case ev.msg != nil:
 				c.r.handleMessage(ev.sock, ev.msg)
 			case ev.fn != nil:
+				c.r.stage.flush()
 				ev.fn()
 			case ev.state != nil:
+				c.r.stage.flush()
 				c.r.handleState(ev.sock, *ev.state)
 			}
 			if c.r.stopped {
@@ -491,6 +493,7 @@ func (c *Client) routerLoop() {
 				return
 			}
 		}
+		c.r.stage.flush()
 		c.inbox.recycle(batch)
 	}
 }

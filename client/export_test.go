@@ -1,5 +1,7 @@
 package client
 
+import "github.com/go-supabase/realtime/transport"
+
 // SubscribeWaiters returns how many Subscribe calls wait for ch's join.
 func SubscribeWaiters(ch *Channel) int {
 	n := 0
@@ -11,4 +13,14 @@ func SubscribeWaiters(ch *Channel) int {
 // the router, before it computes.
 func SetPresenceJobHook(c *Client, fn func()) {
 	_ = c.exec(func() { c.r.presenceJobHook = fn })
+}
+
+// RouteBatch makes c's router handle msgs, received on ch's socket, one after the other as
+// if they had come in one batch of its inbox.
+func RouteBatch(ch *Channel, msgs []transport.Message) {
+	_ = ch.c.exec(func() {
+		for i := range msgs {
+			ch.c.r.handleMessage(ch.s.sock, &msgs[i])
+		}
+	})
 }

@@ -188,6 +188,7 @@ func broadcastMeta(meta []byte) (id string, replayed bool) {
 
 // markGap delivers a gap marker to every broadcast subscription and to the ordered ones.
 func (f *broadcastFeature) markGap(g *Gap) {
+	f.s.r.stage.flush() // the broadcasts before it go first
 	b := Broadcast{Topic: f.s.topic(), Seq: f.s.nextSeq(), Gap: g}
 	dead := false
 	for _, bb := range f.bindings {

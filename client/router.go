@@ -33,6 +33,9 @@ type router struct {
 
 	// The copies of broadcasts that subscriptions queue, one per broadcast for all of them.
 	bcastLog stream.Log[Broadcast]
+	// The broadcasts routed but not yet delivered (broadcast.go); they are delivered before
+	// the router handles anything else.
+	stage bcastStage
 
 	// The join pacing: a token bucket, and the joins waiting for it in order.
 	bucket    float64
@@ -258,6 +261,9 @@ func (r *router) handleFrame(k *socket, binary bool, frame []byte) {
 
 // handleMessage routes one message that socket k received.
 func (r *router) handleMessage(k *socket, m *transport.Message) {
+	if st := r.stage.f; st != nil && (m.Event != transport.EventBroadcast || m.Topic != st.s.topic() || len(r.heavy.holds) > 0) {
+		r.stage.flush() // only the channel's next broadcast may join the staged ones
+	}
 	if r.heldBack(k, m) {
 		return // its topic waits for work under way (heavy.go)
 	}

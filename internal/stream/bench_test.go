@@ -64,6 +64,43 @@ func BenchmarkFanout(b *testing.B) {
 		g.Wait()
 		b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "deliveries/s")
 	})
+	b.Run("subscriptions-runs", func(b *testing.B) {
+		// As the client delivers a burst: runs of 32 events through a Log, one SendRun per
+		// subscription and run.
+		const run = 32
+		var g stream.Group
+		var log stream.Log[int]
+		feeds := make([]*stream.Feed[int], n)
+		var wg sync.WaitGroup
+		for i := range feeds {
+			sub, feed := stream.New[int](context.Background(), &g, "bench", nil)
+			feeds[i] = feed
+			wg.Go(func() {
+				for range sub.C() {
+				}
+			})
+		}
+		evs := make([]stream.Shared[int], run)
+		sizes := make([]int, run)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i += run {
+			k := min(run, b.N-i)
+			for j := range k {
+				evs[j], sizes[j] = log.Share(i+j), 8
+			}
+			for _, f := range feeds {
+				f.SendRun(evs[:k], sizes[:k], 1<<k-1)
+			}
+		}
+		b.StopTimer()
+		for _, f := range feeds {
+			f.Close(nil)
+		}
+		wg.Wait()
+		g.Wait()
+		b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "deliveries/s")
+	})
 }
 
 // BenchmarkSend is the cost of one delivery into a subscription with room in its channel.

@@ -11,16 +11,20 @@ type block[E any] struct {
 }
 
 // fifo is a queue of E: a list of fixed-size blocks; the pending queues are made of them.
-// Unlike a slice that doubles, it never copies what it holds and never holds more than one
-// block beyond its elements. A block that empties is kept for reuse, also once the queue is
-// empty (until reset), so that a queue that fills and empties again and again allocates
-// nothing. The zero value is an empty queue.
+// Unlike a slice that doubles, it never copies what it holds and never holds more than
+// maxSpare blocks beyond its elements. The blocks that empty are kept for reuse, up to
+// maxSpare, also once the queue is empty (until reset), so that a queue whose backlog comes and
+// goes by a few blocks at a time allocates nothing. The zero value is an empty queue.
 type fifo[E any] struct {
 	head, tail *block[E]
 	hi, ti     int // the index of the first event in head; the next free index in tail
 	n          int
-	spare      *block[E] // an emptied block, kept for reuse
+	spare      *block[E] // emptied blocks kept for reuse, linked by next
+	spares     int       // how many
 }
+
+// maxSpare is the most emptied blocks a fifo keeps for reuse.
+const maxSpare = 4
 
 // len returns the number of queued events.
 func (q *fifo[E]) len() int { return q.n }
@@ -32,8 +36,10 @@ func (q *fifo[E]) push(e E) { *q.slot() = e }
 func (q *fifo[E]) slot() *E {
 	if q.tail == nil || q.ti == blockLen {
 		b := q.spare
-		q.spare = nil
-		if b == nil {
+		if b != nil {
+			q.spare, b.next = b.next, nil
+			q.spares--
+		} else {
 			b = new(block[E])
 		}
 		if q.tail == nil {
@@ -60,14 +66,21 @@ func (q *fifo[E]) pop() E {
 	switch {
 	case q.n == 0:
 		q.head, q.tail, q.hi, q.ti = nil, nil, 0, 0
-		b.next = nil
-		q.spare = b
+		q.keep(b)
 	case q.hi == blockLen:
 		q.head, q.hi = b.next, 0
-		b.next = nil
-		q.spare = b
+		q.keep(b)
 	}
 	return e
+}
+
+// keep keeps the emptied block b for reuse, unless maxSpare are kept already.
+func (q *fifo[E]) keep(b *block[E]) {
+	b.next = nil
+	if q.spares < maxSpare {
+		b.next, q.spare = q.spare, b
+		q.spares++
+	}
 }
 
 // last returns the last event; the queue must not be empty.

@@ -71,3 +71,33 @@ func TestFifoSteadyStateAllocs(t *testing.T) {
 		t.Fatalf("%v allocations per %d events after the queue emptied; want 0", allocs, blockLen)
 	}
 }
+
+// A backlog that comes and goes by several blocks at a time reuses its blocks, and a queue
+// keeps at most maxSpare of them once it is empty.
+func TestFifoBacklogReusesBlocks(t *testing.T) {
+	var q fifo[queued[[]byte]]
+	allocs := testing.AllocsPerRun(100, func() {
+		for range maxSpare * blockLen {
+			q.push(queued[[]byte]{})
+		}
+		for q.len() > 0 {
+			q.pop()
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per backlog of %d blocks; want 0", allocs, maxSpare)
+	}
+	for range 3 * maxSpare * blockLen {
+		q.push(queued[[]byte]{})
+	}
+	for q.len() > 0 {
+		q.pop()
+	}
+	n := 0
+	for b := q.spare; b != nil; b = b.next {
+		n++
+	}
+	if n != maxSpare || q.spares != maxSpare {
+		t.Fatalf("an empty queue keeps %d blocks (counted %d); want %d", n, q.spares, maxSpare)
+	}
+}

@@ -2,7 +2,9 @@ package stream
 
 import (
 	"context"
+	"slices"
 	"testing"
+	"testing/synctest"
 )
 
 type sharedEvent struct {
@@ -123,4 +125,110 @@ func TestDefaultBufferBytes(t *testing.T) {
 	fl.Close(nil)
 	fh.Close(nil)
 	fw.Close(nil)
+}
+
+// SendRun delivers the events of its mask exactly as one SendShared per event would, whatever
+// the overflow policy: the same events arrive, in the same order, with the same drops, and an
+// evicted subscription refuses the rest of the run.
+func TestSendRunIsSendSharedPerEvent(t *testing.T) {
+	for _, policy := range []Policy{Evict, DropOldest, DropNewest, Conflate} {
+		t.Run(policy.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var g Group
+				var log Log[sharedEvent]
+				opts := []Option{WithBuffer(2), WithOverflow(policy), WithPendingLimits(3, 0)}
+				one, fOne := New[sharedEvent](context.Background(), &g, "one", opts)
+				run, fRun := New[sharedEvent](context.Background(), &g, "run", opts)
+				masks := []uint64{0b1011, 0b0110, 0b1111, 0b0001}
+				okOne, okRun := true, true
+				for r, mask := range masks {
+					evs := make([]Shared[sharedEvent], 4)
+					sizes := make([]int, 4)
+					for i := range evs {
+						evs[i] = log.Share(sharedEvent{N: 10*r + i})
+						sizes[i] = 1
+					}
+					for i := range evs {
+						if mask&(1<<i) != 0 && okOne {
+							okOne = fOne.SendShared(&evs[i], sizes[i])
+						}
+					}
+					if okRun {
+						okRun = fRun.SendRun(evs, sizes, mask)
+					}
+					synctest.Wait()
+					if okOne != okRun {
+						t.Fatalf("run %d: SendShared reports %v, SendRun %v", r, okOne, okRun)
+					}
+				}
+				a, b := available(one), available(run)
+				if !slices.Equal(a, b) {
+					t.Errorf("SendShared delivered %v; SendRun %v", a, b)
+				}
+				if one.Dropped() != run.Dropped() || (one.Err() == nil) != (run.Err() == nil) {
+					t.Errorf("dropped %d and %d, errors %v and %v", one.Dropped(), run.Dropped(), one.Err(), run.Err())
+				}
+				if policy == Evict && okRun {
+					t.Error("the subscription was not evicted")
+				}
+				fOne.Close(nil)
+				fRun.Close(nil)
+				g.Wait()
+			})
+		})
+	}
+}
+
+// available reads what the subscription delivers until it has nothing more for now.
+func available(s *Core[sharedEvent]) []int {
+	var out []int
+	for {
+		select {
+		case v, ok := <-s.C():
+			if !ok {
+				return out
+			}
+			out = append(out, v.N)
+		default:
+			synctest.Wait()
+			if len(s.C()) == 0 {
+				return out
+			}
+		}
+	}
+}
+
+// The drain goroutine moves a backlog into the channel several events at a time, shared copies
+// and the subscription's own alike, in order, while the reader takes them.
+func TestDrainMixedBacklogInOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var g Group
+		var log Log[sharedEvent]
+		s, f := New[sharedEvent](context.Background(), &g, "s", []Option{WithBuffer(8)})
+		const n = 500
+		for i := range n {
+			if i%7 == 3 {
+				f.Send(sharedEvent{N: i}, 1)
+			} else {
+				e := log.Share(sharedEvent{N: i})
+				f.SendShared(&e, 1)
+			}
+			if i%50 == 0 {
+				synctest.Wait() // let the drain take what fits
+			}
+		}
+		for i := range n {
+			if v := <-s.C(); v.N != i {
+				t.Fatalf("got %d; want %d", v.N, i)
+			}
+			if i%13 == 0 {
+				synctest.Wait()
+			}
+		}
+		if s.Pending() != 0 || s.Dropped() != 0 {
+			t.Errorf("Pending %d, Dropped %d after reading everything", s.Pending(), s.Dropped())
+		}
+		f.Close(nil)
+		g.Wait()
+	})
 }

@@ -8,7 +8,9 @@
 // subscription's buffered Go channel; when that is full, the event goes to a bounded pending
 // queue behind it (by default 65,536 events or 64 MiB, whichever comes first) that absorbs
 // bursts without loss and in order, drained into the channel by a goroutine that runs only
-// while there is a backlog. Past the queue's limits the subscription's [Policy] applies:
+// while there is a backlog. That goroutine is the channel's only sender while it runs, so it
+// moves as many events as the channel has room for in one round of the lock, without blocking.
+// Past the queue's limits the subscription's [Policy] applies:
 //
 //   - [Evict] (the default): the channel closes at once and Err returns an error wrapping
 //     [ErrSlowConsumer] with the number of events dropped (the queued backlog and the event
@@ -23,6 +25,18 @@
 // channel closes and Err wraps [ErrSlowConsumer]. Then the next heaviest, until the total is
 // within the budget again. The heaviest offender goes first because it holds the most memory
 // and is the furthest behind; the subscriptions that keep up are never touched.
+//
+// # Fan-out
+//
+// An event on its way to several subscriptions goes through a [Log] ([Feed.SendShared],
+// [Feed.SendRun]): a subscription whose channel has room receives its own copy of the value at
+// once; those that must queue it share one copy, made once, and queue a pointer to it. The
+// subscriptions cannot affect each other through it: the shared copy is written once, before
+// any queue refers to it, and never again (conflation replaces a queue's pointer, not what it
+// points to), so the drain goroutines read it without a lock; and each reader receives a copy
+// of the value from its Go channel, never the shared copy itself. [Feed.SendRun] delivers a run
+// of such events to one subscription in one round of its lock, which hands its reader the run
+// in one wake-up rather than one per event.
 //
 // # Locking
 //
@@ -285,6 +299,7 @@ type Core[T any] struct {
 	stopCh     chan struct{}
 	done       chan struct{}
 	stopWatch  func() bool
+	batch      []T          // the drain goroutine's events on their way into ch (only it uses it)
 	counted    atomic.Int64 // the bytes counted against the group's budget (queueBytes, kept in step)
 
 	// Flow control (flow.go): the bytes counted in the group's flow total, whether the
@@ -459,6 +474,9 @@ func (l *Log[T]) put(v *T) *T {
 	return p
 }
 
+// Value returns the event. The caller must not modify it.
+func (e *Shared[T]) Value() *T { return &e.v }
+
 // Share returns v on its way to several subscriptions.
 func (l *Log[T]) Share(v T) Shared[T] { return Shared[T]{v: v, log: l} }
 
@@ -491,6 +509,13 @@ func (f *Feed[T]) send(v *T, e *Shared[T], size int) bool {
 	ok, line := s.enqueueLocked(v, e, int64(size))
 	n := s.dropped - before
 	s.mu.Unlock()
+	s.afterEnqueue(ok, line, n)
+	return ok
+}
+
+// afterEnqueue does what follows an enqueue once the lock is released: it writes the log line,
+// counts the n events dropped, and applies the group's budget.
+func (s *Core[T]) afterEnqueue(ok bool, line logLine, n uint64) {
 	s.group.log(line)
 	if n > 0 {
 		s.group.dropped.Add(n)
@@ -504,7 +529,54 @@ func (f *Feed[T]) send(v *T, e *Shared[T], size int) bool {
 	if g := s.group; g != nil && g.Budget > 0 && g.total.Load() > g.Budget {
 		g.enforce()
 	}
+}
+
+// SendRun delivers the events of run whose bit is set in mask (bit i for run[i]; run holds at
+// most 64 events), in order, exactly as that many calls of SendShared with their sizes would,
+// but taking the subscription's lock once for the run rather than once per event. It reports
+// whether the subscription still accepts events. It must be called on the log's goroutine.
+func (f *Feed[T]) SendRun(run []Shared[T], sizes []int, mask uint64) bool {
+	s := f.s
+	var delivered uint64
+	s.mu.Lock()
+	for i := range run {
+		if mask&(1<<i) == 0 {
+			continue
+		}
+		if !s.accepting {
+			break
+		}
+		e := &run[i]
+		if !s.draining && !s.held && s.queue.len() == 0 {
+			select {
+			case s.ch <- e.v:
+				delivered++
+				continue
+			default:
+			}
+		}
+		before := s.dropped
+		ok, line := s.enqueueLocked(&e.v, e, int64(sizes[i]))
+		n := s.dropped - before
+		if !ok || line.msg != "" || n > 0 || s.overBudget() {
+			// Rare: what follows an enqueue runs without the lock, as in send.
+			s.mu.Unlock()
+			s.afterEnqueue(ok, line, n)
+			s.mu.Lock()
+		}
+	}
+	ok := s.accepting
+	s.mu.Unlock()
+	if delivered > 0 {
+		s.group.delivered.Add(delivered)
+	}
 	return ok
+}
+
+// overBudget reports whether the group is beyond its budget.
+func (s *Core[T]) overBudget() bool {
+	g := s.group
+	return g != nil && g.Budget > 0 && g.total.Load() > g.Budget
 }
 
 // Close ends the subscription with cause (nil for a normal end): C is closed at once, events
@@ -659,7 +731,13 @@ func (s *Core[T]) dropLocked(limit string) logLine {
 		[]any{"subscription", s.desc, "policy", s.cfg.policy.String(), "limit", limit, "dropped_total", s.dropped}}
 }
 
-// drain feeds queued events into the channel until the queue is empty, then exits.
+// drainBatch is the most events the drain goroutine takes in one lock round.
+const drainBatch = 64
+
+// drain feeds queued events into the channel until the queue is empty, then exits. While it
+// runs it is the channel's only sender, so the room it sees in the channel can only grow: it
+// takes as many events as fit in one lock round and puts them in without blocking. Only when
+// the channel is full does it take a single event and wait for room, holding it in flight.
 func (s *Core[T]) drain() {
 	defer s.group.wg.Done()
 	for {
@@ -690,6 +768,44 @@ func (s *Core[T]) drain() {
 			s.mu.Unlock()
 			s.group.log(line)
 			return
+		}
+		if room := cap(s.ch) - len(s.ch); room > 0 {
+			n := min(room, s.queue.len(), drainBatch)
+			if s.held {
+				n = min(n, s.unheld)
+			}
+			// The shared copies are never written again, so they are read without the lock;
+			// an event of the subscription's own is copied out first, and ends the batch.
+			var shared [drainBatch]*T
+			var own T
+			var bytes int64
+			k := 0
+			for k < n {
+				q := s.queue.pop()
+				bytes += q.size
+				k++
+				if q.own {
+					own = s.vals.pop()
+					break
+				}
+				shared[k-1] = q.p
+			}
+			if s.held {
+				s.unheld -= k
+			}
+			s.queueBytes -= bytes
+			s.account(-bytes)
+			s.mu.Unlock()
+			// There is room for all k: nobody else sends while the drain runs.
+			for _, p := range shared[:k] {
+				if p == nil {
+					s.ch <- own
+					break
+				}
+				s.ch <- *p
+			}
+			s.group.delivered.Add(uint64(k))
+			continue
 		}
 		q := s.popLocked()
 		s.queueBytes -= q.size
