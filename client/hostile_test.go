@@ -119,6 +119,7 @@ func TestPresenceLimitsRefuseGrowth(t *testing.T) {
 		if err := ch.Subscribe(t.Context()); err != nil {
 			t.Fatal(err)
 		}
+		synctest.Wait() // the server's own presence_state after the join comes first
 		srv.PushRaw(false, presenceStateFrame("limited", 5))
 		got := recv(t, sys)
 		for got.Extension != "presence" {
@@ -145,6 +146,7 @@ func TestPresenceLimitsRefuseGrowth(t *testing.T) {
 		if err := other.Subscribe(t.Context()); err != nil {
 			t.Fatal(err)
 		}
+		synctest.Wait()
 		srv.PushRaw(false, presenceStateFrame("wide", 1500))
 		synctest.Wait()
 		if n := other.PresenceState().Len(); n != 1000 {

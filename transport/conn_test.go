@@ -257,11 +257,13 @@ func TestUpgradeErrorIsSurfacedAndRetried(t *testing.T) {
 			t.Fatalf("second Connect = %v", err)
 		}
 		var failed int
+		rec.mu.Lock()
 		for _, ch := range rec.changes {
 			if ch.Old == transport.StateConnecting && ch.New == transport.StateConnecting && ch.Err != nil {
 				failed++
 			}
 		}
+		rec.mu.Unlock()
 		if failed != 2 {
 			t.Errorf("reported %d failed attempts; want 2", failed)
 		}
