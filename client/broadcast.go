@@ -232,7 +232,11 @@ func (st *bcastStage) add(f *broadcastFeature, b Broadcast, size int) {
 		st.flush()
 		st.f = f
 	}
-	st.evs[st.n] = f.s.r.bcastLog.Share(b)
+	if len(f.bindings) > 1 {
+		st.evs[st.n] = f.s.r.bcastLog.Share(b)
+	} else {
+		st.evs[st.n] = stream.Single(b)
+	}
 	st.sizes[st.n] = size
 	st.n++
 }

@@ -101,3 +101,51 @@ func TestFifoBacklogReusesBlocks(t *testing.T) {
 		t.Fatalf("an empty queue keeps %d blocks (counted %d); want %d", n, q.spares, maxSpare)
 	}
 }
+
+// A backlog that swings between a low and a high size, as under flow control, allocates
+// nothing after its first swing: the blocks it empties beyond its own spares wait in the group's
+// pool, where it (or another queue of the group) finds them again. The pool keeps no more than
+// its bound.
+func TestFifoSwingingBacklogReusesPooledBlocks(t *testing.T) {
+	pool := newBlockPool[queued[[]byte]]()
+	q := fifo[queued[[]byte]]{pool: pool}
+	const low, high = 10 * blockLen, 200 * blockLen
+	for range high {
+		q.push(queued[[]byte]{})
+	}
+	allocs := testing.AllocsPerRun(20, func() {
+		for q.len() > low {
+			q.pop()
+		}
+		for q.len() < high {
+			q.push(queued[[]byte]{})
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per swing of %d events; want 0", allocs, high-low)
+	}
+	for q.len() > 0 {
+		q.pop()
+	}
+	if q.spares > maxSpare {
+		t.Fatalf("an empty queue keeps %d blocks; want at most %d", q.spares, maxSpare)
+	}
+	other := fifo[queued[[]byte]]{pool: pool}
+	if allocs := testing.AllocsPerRun(1, func() {
+		for range 100 * blockLen {
+			other.push(queued[[]byte]{})
+		}
+		for other.len() > 0 {
+			other.pop()
+		}
+	}); allocs != 0 {
+		t.Fatalf("another queue of the pool allocated %v times; want 0", allocs)
+	}
+	small := &blockPool[queued[[]byte]]{max: 3}
+	for range 10 {
+		small.put(new(block[queued[[]byte]]))
+	}
+	if small.n != 3 {
+		t.Fatalf("the pool keeps %d blocks; want its bound, 3", small.n)
+	}
+}

@@ -192,6 +192,7 @@ type Group struct {
 	total   atomic.Int64 // the pending bytes of every subscription
 	mu      sync.Mutex
 	backlog map[budgeted]struct{} // the subscriptions with pending bytes
+	pools   map[any]any           // poolKey[E] → *blockPool[E]: the blocks the queues share
 
 	// FlowHigh and FlowLow are the marks of flow control, FlowStall its stall timeout; see
 	// [Group.ReadGate]. FlowHigh 0 turns flow control off. Set them before the first
@@ -398,6 +399,8 @@ func New[T any](ctx context.Context, g *Group, desc string, opts []Option) (*Cor
 		stopCh:    make(chan struct{}),
 		done:      make(chan struct{}),
 	}
+	s.queue.pool = poolOf[queued[T]](g)
+	s.vals.pool = poolOf[T](g)
 	if ctx != nil && ctx.Done() != nil {
 		s.mu.Lock()
 		s.stopWatch = context.AfterFunc(ctx, func() { s.end(nil) })
@@ -479,6 +482,10 @@ func (e *Shared[T]) Value() *T { return &e.v }
 
 // Share returns v on its way to several subscriptions.
 func (l *Log[T]) Share(v T) Shared[T] { return Shared[T]{v: v, log: l} }
+
+// Single returns v on its way to one subscription: one that must queue it queues a copy of its
+// own, in blocks it reuses, rather than one in a log, whose blocks are left to the collector.
+func Single[T any](v T) Shared[T] { return Shared[T]{v: v} }
 
 // SendShared is Send for an event that goes to several subscriptions: a subscription whose
 // channel has room gets it at once, as with Send; one that must queue it queues a pointer to a
