@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/go-supabase/realtime/internal/acktable"
 	"github.com/go-supabase/realtime/internal/stream"
 	"github.com/go-supabase/realtime/subscribe"
@@ -178,7 +180,7 @@ func New(projectURL, apiKey string, opts ...Option) (*Client, error) {
 		URL:        transport.SocketURL(ep, key, cfg.params, cfg.version),
 		Header:     header,
 		Version:    cfg.version,
-		Dialer:     cfg.dialer,
+		Dialer:     withWriteBuffers(cfg.dialer),
 		Heartbeat:  cfg.heartbeat,
 		Backoff:    cfg.backoff,
 		SendBuffer: cfg.sendBuffer,
@@ -536,4 +538,50 @@ func replyError(topic string, r Reply) error {
 		msg = fmt.Sprintf("server replied %q", r.Status)
 	}
 	return newError(classifyReason(reason), nil, msg, "topic", topic, "status", r.Status)
+}
+
+// withWriteBuffers returns a copy of d (or of the default dialer) whose sockets borrow their
+// write buffer from one pool for the client while they write a message, instead of keeping a
+// buffer each for their life: a pool of sockets that mostly wait costs one buffer, not one per
+// socket. A dialer with a pool of its own keeps it.
+func withWriteBuffers(d *websocket.Dialer) *websocket.Dialer {
+	if d == nil {
+		d = websocket.DefaultDialer
+	}
+	cp := *d
+	if cp.WriteBufferPool == nil {
+		cp.WriteBufferPool = &writeBuffers{}
+	}
+	return &cp
+}
+
+// writeBuffers is a websocket.BufferPool that keeps up to two buffers: a socket's writer
+// takes one for each message and gives it back once written, so the client's sockets writing
+// at the same time rarely need more.
+type writeBuffers struct {
+	mu   sync.Mutex
+	free []any
+}
+
+// Get returns a kept buffer, or nil (the socket then allocates one).
+func (p *writeBuffers) Get() any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(p.free)
+	if n == 0 {
+		return nil
+	}
+	b := p.free[n-1]
+	p.free[n-1] = nil
+	p.free = p.free[:n-1]
+	return b
+}
+
+// Put keeps b, unless two are kept already.
+func (p *writeBuffers) Put(b any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.free) < 2 {
+		p.free = append(p.free, b)
+	}
 }

@@ -34,7 +34,8 @@ type Control struct {
 func NewFrameReader(r io.Reader, limit int64) *FrameReader {
 	fr := &FrameReader{}
 	fr.r = &frameReader{
-		br:    bufio.NewReaderSize(r, readBufferSize),
+		br:    bufio.NewReaderSize(r, idleBufferSize),
+		src:   r,
 		limit: limit,
 		control: func(opcode int, payload []byte) error {
 			fr.Controls = append(fr.Controls, Control{opcode, string(payload)})
@@ -43,6 +44,9 @@ func NewFrameReader(r io.Reader, limit int64) *FrameReader {
 	}
 	return fr
 }
+
+// Grown reports whether the reader moved to its larger buffer.
+func (fr *FrameReader) Grown() bool { return fr.r.taken < 0 }
 
 // Next returns the next message.
 func (fr *FrameReader) Next() (binary bool, data []byte, err error) { return fr.r.next() }

@@ -25,6 +25,10 @@ type handshakeConn struct {
 	done bool  // the header block has been handed out
 }
 
+// handshakeReadBuffer is the size of the dialer's buffered reader on a socket the SDK reads
+// itself: it holds only the upgrade response's lines while they are parsed.
+const handshakeReadBuffer = 512
+
 // handshakeBufferSize is the size of handshakeConn's buffer, which is dropped once drained
 // after the handshake.
 const handshakeBufferSize = 4 << 10
@@ -96,6 +100,11 @@ func ownDialer(d *websocket.Dialer, rawURL string) (*websocket.Dialer, func() *h
 		return d, nil
 	}
 	own := *d
+	if !d.EnableCompression {
+		// The dialer's own buffered reader only reads the upgrade response, which the
+		// handshakeConn hands it a byte at a time anyway; frames are read by a frameReader.
+		own.ReadBufferSize = handshakeReadBuffer
+	}
 	if d.Proxy != nil {
 		p, err := d.Proxy(&http.Request{Method: http.MethodGet, URL: u, Host: u.Host, Header: http.Header{}})
 		if err != nil || p != nil {

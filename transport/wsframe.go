@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -26,8 +27,15 @@ const (
 // maxControlPayload is the largest payload of a control frame.
 const maxControlPayload = 125
 
-// readBufferSize is the size of the buffered reader over a socket read by frameReader.
-const readBufferSize = 16 << 10
+// A socket read by frameReader starts with a buffered reader of idleBufferSize, which is
+// enough for the replies and the odd broadcast of a quiet socket (a client's pool may keep
+// many sockets), and moves to one of readBufferSize, which takes a flood in fewer system
+// calls, once it has carried growAfterBytes.
+const (
+	idleBufferSize = 2 << 10
+	readBufferSize = 16 << 10
+	growAfterBytes = 256 << 10
+)
 
 // controlWait bounds the write of a control frame the reader sends (a pong, a close), as
 // gorilla/websocket's own reader does.
@@ -43,6 +51,8 @@ const controlWait = time.Second
 // stream one with code 1006, a frame over the limit websocket.ErrReadLimit.
 type frameReader struct {
 	br    *bufio.Reader
+	src   io.Reader // what br reads
+	taken int64     // the bytes of the messages read, until the reader grows; -1 after
 	limit int64
 	// control writes a control frame to the server; its error is that of
 	// websocket.Conn.WriteControl.
@@ -53,12 +63,20 @@ type frameReader struct {
 // newFrameReader reads from conn, after the handshake, and writes control frames with ws.
 func newFrameReader(conn net.Conn, ws *websocket.Conn, limit int64) *frameReader {
 	return &frameReader{
-		br:    bufio.NewReaderSize(conn, readBufferSize),
+		br:    bufio.NewReaderSize(conn, idleBufferSize),
+		src:   conn,
 		limit: limit,
 		control: func(opcode int, payload []byte) error {
 			return ws.WriteControl(opcode, payload, time.Now().Add(controlWait))
 		},
 	}
+}
+
+// grow moves to the larger buffer; what the small one still holds is read first.
+func (r *frameReader) grow() {
+	r.taken = -1
+	rest, _ := r.br.Peek(r.br.Buffered())
+	r.br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(rest)), r.src), readBufferSize)
 }
 
 // frameHeader is what a frame header says.
@@ -131,6 +149,9 @@ func (r *frameReader) header(msg bool) (frameHeader, error) {
 // next returns the next data message: whether it is binary, and its payload in a buffer of
 // its own, exactly sized.
 func (r *frameReader) next() (bool, []byte, error) {
+	if r.taken >= growAfterBytes {
+		r.grow()
+	}
 	var (
 		data   []byte
 		msg    bool // a fragmented message is under way
@@ -165,6 +186,9 @@ func (r *frameReader) next() (bool, []byte, error) {
 			if _, err := io.ReadFull(r.br, data); err != nil {
 				return false, nil, readErr(err)
 			}
+			if r.taken >= 0 {
+				r.taken += int64(n)
+			}
 			return binary, data, nil
 		}
 		// Fragments are rare: they are appended, then the message is copied once to its size.
@@ -179,6 +203,9 @@ func (r *frameReader) next() (bool, []byte, error) {
 			}
 			if data == nil {
 				data = []byte{}
+			}
+			if r.taken >= 0 {
+				r.taken += int64(len(data))
 			}
 			return binary, data, nil
 		}

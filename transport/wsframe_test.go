@@ -210,3 +210,59 @@ func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
 }
+
+// oneFrameReader hands out one frame per Read, as a quiet socket does.
+type oneFrameReader struct{ frames [][]byte }
+
+func (r *oneFrameReader) Read(p []byte) (int, error) {
+	if len(r.frames) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.frames[0])
+	if r.frames[0] = r.frames[0][n:]; len(r.frames[0]) == 0 {
+		r.frames = r.frames[1:]
+	}
+	return n, nil
+}
+
+// A reader starts with a small buffer and moves to a larger one once its socket has carried
+// enough; no message is cut or lost across the move. A socket that carried little, such as one
+// that only joined channels, keeps the small buffer.
+func TestFrameReaderGrowsUnderLoad(t *testing.T) {
+	var frames [][]byte
+	var want []readMsg
+	for i := range 1000 {
+		payload := bytes.Repeat([]byte{byte('a' + i%26)}, 50+i*37%3000)
+		frames = append(frames, wsFrame(finBit|opText, payload))
+		want = append(want, readMsg{false, string(payload)})
+	}
+	fr := transport.NewFrameReader(bytes.NewReader(join(frames...)), 1<<20)
+	var got []readMsg
+	for {
+		bin, data, err := fr.Next()
+		if err != nil {
+			break
+		}
+		got = append(got, readMsg{bin, string(data)})
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("messages (-want +got):\n%s", diff)
+	}
+	if !fr.Grown() {
+		t.Error("a flood kept the small buffer")
+	}
+
+	var small [][]byte
+	for i := range 100 {
+		small = append(small, wsFrame(finBit|opText, bytes.Repeat([]byte{'q'}, 20+i%200)))
+	}
+	quiet := transport.NewFrameReader(&oneFrameReader{frames: small}, 1<<20)
+	for range 100 {
+		if _, _, err := quiet.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if quiet.Grown() {
+		t.Error("a quiet socket moved to the large buffer")
+	}
+}
