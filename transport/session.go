@@ -32,7 +32,8 @@ type session struct {
 	ctx context.Context // ends with the socket (for the read gate)
 
 	conn     *Conn
-	admitted bool // the frame gate admitted a message not handed on yet (reader goroutine)
+	admitFn  func(n int) error // admit, made once (a method value per frame would allocate)
+	admitted bool              // the frame gate admitted a message not handed on yet (reader goroutine)
 }
 
 // run serves one open socket until it fails or ctx ends. It returns whether the socket was
@@ -41,6 +42,7 @@ func (c *Conn) run(ctx context.Context, ws *websocket.Conn, src messageSource) (
 	sctx, endSession := context.WithCancel(ctx)
 	defer endSession()
 	s := &session{ws: ws, src: src, stop: make(chan struct{}), ctx: sctx, conn: c}
+	s.admitFn = s.admit
 	_, own := src.(*frameReader)
 	c.ownReader.Store(own)
 	c.stats.opens.Add(1)
@@ -86,7 +88,7 @@ func (c *Conn) readLoop(s *session) error {
 		if err := c.readGate(s); err != nil {
 			return err
 		}
-		binary, data, err := s.src.next(s.admit)
+		binary, data, err := s.src.next(s.admitFn)
 		if err != nil {
 			s.dropAdmitted()
 			return readError(err)
