@@ -114,6 +114,15 @@ func TestFrameGateReleases(t *testing.T) {
 			wantInFlight(t, c, len(diff)+len(big("a")), 2)
 			proceed()
 		}},
+		{"backlog overflowed: the job finished on the router", func(t *testing.T, c *client.Client, srv *testutil.Server, k *testutil.Conn, a *client.Channel, proceed func()) {
+			k.PushRaw(false, diff)
+			mib := broadcastFrame("a", "mib", `"`+strings.Repeat("x", 1<<20)+`"`)
+			for range 40 { // past the held backlog's 32 MiB
+				k.PushRaw(false, mib)
+			}
+			synctest.Wait() // the router waits for the job it finishes
+			proceed()
+		}},
 		{"job dropped by a leave", func(t *testing.T, c *client.Client, srv *testutil.Server, k *testutil.Conn, a *client.Channel, proceed func()) {
 			k.PushRaw(false, diff)
 			synctest.Wait()
