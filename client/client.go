@@ -87,6 +87,7 @@ type Client struct {
 	closed   bool
 
 	inbox      *inbox
+	frames     frameGate // bounds the large frames in flight (heavy.go)
 	routerDone chan struct{}
 	closeOnce  sync.Once
 
@@ -114,6 +115,7 @@ type event struct {
 	binary bool
 	state  *transport.StateChange
 	fn     func()
+	charge int // the bytes the frame gate admitted for msg (heavy.go)
 }
 
 // New returns a client for the Realtime endpoint of projectURL (https://<ref>.supabase.co, or
@@ -142,6 +144,7 @@ func New(projectURL, apiKey string, opts ...Option) (*Client, error) {
 		acks:       acktable.New[Reply](cfg.maxPendingAcks),
 		channels:   make(map[string]*Channel),
 		inbox:      newInbox(),
+		frames:     frameGate{budget: frameBudget},
 		routerDone: make(chan struct{}),
 	}
 	if c.log == nil {
@@ -471,6 +474,7 @@ func (c *Client) post(fn func()) { c.inbox.put(event{fn: fn}, false) }
 // routerLoop is the router goroutine: it handles the inbox, a batch at a time, until shutdown.
 func (c *Client) routerLoop() {
 	defer close(c.routerDone)
+	defer c.frames.close() // what was admitted is not released any more
 	defer c.r.heavy.jobs.Wait()
 	defer c.inbox.close()
 	for range c.inbox.wake {
@@ -481,7 +485,7 @@ func (c *Client) routerLoop() {
 			case ev.frame != nil:
 				c.r.handleFrame(ev.sock, ev.binary, ev.frame)
 			case ev.msg != nil:
-				c.r.handleMessage(ev.sock, ev.msg)
+				c.r.routeCharged(ev.sock, ev.msg, ev.charge)
 			case ev.fn != nil:
 				c.r.stage.flush()
 				ev.fn()

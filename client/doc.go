@@ -242,5 +242,14 @@
 //     control keeps lossless subscriptions far below it (see Slow subscribers).
 //   - Frames read but not yet routed take at most 256 KiB twice over (the router's inbox and
 //     the batch it works on), or one larger frame: the sockets' readers wait for room.
+//   - The large frames (64 KiB or more) the client works on at once take at most 64 MiB in
+//     all, or one larger frame alone: a frame counts from the moment its socket's reader takes
+//     it off the socket until the router is done with it, including while it waits behind its
+//     channel's presence work and while the presence message it carries is computed and its
+//     events delivered. A socket's reader waits before taking a large frame that would go past
+//     that; it still counts as alive meanwhile (no heartbeat timeout), small frames never
+//     wait, and the channels of the other sockets keep flowing. In all, a server that sends
+//     presence messages of tens of megabytes in a row costs the client a few of them at once,
+//     not one for each that it sends.
 //   - Topics, event names and presence keys that are not valid UTF-8 are refused and logged.
 package client

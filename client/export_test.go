@@ -24,3 +24,14 @@ func RouteBatch(ch *Channel, msgs []transport.Message) {
 		}
 	})
 }
+
+// SetFrameBudget sets the bytes of large frames c works on at once.
+func SetFrameBudget(c *Client, bytes int) {
+	c.frames.mu.Lock()
+	c.frames.budget = bytes
+	c.frames.mu.Unlock()
+}
+
+// FrameGateStats returns the bytes and frames the frame gate of c admitted and that are not
+// released yet, and how many admissions waited.
+func FrameGateStats(c *Client) (bytes, frames, waits int) { return c.frames.inFlight() }

@@ -265,8 +265,8 @@ func TestPendingBudgetEvictsHeaviest(t *testing.T) {
 // seconds, full size with REALTIME_HOSTILE_FULL=1. The scaled inputs still go far past the
 // presence limits, where the cost of the presence state stops growing with the input (what is
 // beyond them is only scanned). The cost of reading and holding the frames themselves does
-// grow with them: at full size, three frames of 48 MB in a row and one of 64 MB still go
-// beyond 256 MiB of heap, so the full-size run fails on those two inputs.
+// grow with them; the frame gate keeps three frames of 48 MB in a row from being worked on at
+// once (at full size, within the frame budget one at a time; scaled down, together).
 func hostileScale() int {
 	if os.Getenv("REALTIME_HOSTILE_FULL") != "" {
 		return 1

@@ -21,6 +21,8 @@ type socket struct {
 	counted  bool   // a join succeeded on it, so the server counts it as a connected user
 	idle     *time.Timer
 	closing  bool
+
+	admitted int // the frame the gate admitted last, not yet handed on (its reader goroutine only)
 }
 
 // tag identifies the socket's current connection among every connection of the client: the
@@ -133,6 +135,7 @@ func (c *Client) newSocket() (*socket, error) {
 	k := &socket{id: id, capacity: c.cfg.maxPerSocket}
 	cfg := c.transportConfig
 	cfg.OnFrame = c.frameDecoder(k)
+	cfg.FrameGate = c.frameGateOf(k)
 	if cfg.OnHeartbeat != nil {
 		cfg.OnHeartbeat = func(rtt time.Duration) { c.obs.emit(Observation{Kind: ObserveHeartbeat, Socket: id, Latency: rtt}) }
 	}

@@ -32,6 +32,14 @@ type presenceJob struct {
 	computed bool // evs and err are in, the clone installed
 	next     int  // the next event to deliver
 	over     bool // delivered, or dropped; the hold is released
+	charge   int  // the bytes the frame gate admitted for its frame, released once over
+}
+
+// end marks the job over and gives its frame's bytes back to the frame gate.
+func (job *presenceJob) end(r *router) {
+	job.over = true
+	r.c.frames.release(job.charge)
+	job.charge = 0
 }
 
 // route handles a presence_state (state set) or presence_diff: on the router goroutine when it
@@ -44,7 +52,7 @@ func (f *presenceFeature) route(m *transport.Message, state bool) {
 		return
 	}
 	s, r := f.s, f.s.r
-	job := &presenceJob{clone: t.Clone(), payload: m.Payload, state: state, done: make(chan struct{})}
+	job := &presenceJob{clone: t.Clone(), payload: m.Payload, state: state, done: make(chan struct{}), charge: r.takeCharge()}
 	f.job = job
 	topic := s.topic()
 	r.hold(topic, func() { f.complete(job, topic, true) })
@@ -76,7 +84,7 @@ func (f *presenceFeature) complete(job *presenceJob, topic string, all bool) {
 	r := f.s.r
 	if f.job != job {
 		// Dropped by a new join or a leave: what it computed is for a state that is gone.
-		job.over = true
+		job.end(r)
 		r.release(topic)
 		return
 	}
@@ -105,7 +113,7 @@ func (f *presenceFeature) complete(job *presenceJob, topic string, all bool) {
 		r.c.post(func() { f.complete(job, topic, false) })
 		return
 	}
-	job.over = true
+	job.end(r)
 	f.job = nil
 	r.release(topic)
 }
@@ -130,7 +138,7 @@ func (f *presenceFeature) settleJob(reset bool) {
 	}
 	f.job = nil
 	if job.computed {
-		job.over = true
+		job.end(r)
 		r.c.post(func() { r.release(topic) })
 	}
 	// A job still computing releases the topic when its result comes back and is dropped.

@@ -132,6 +132,17 @@ type Config struct {
 	// ends the reader. While the reader waits in it, a heartbeat left unanswered does not count
 	// as a dead server: its reply is behind frames not read yet.
 	ReadGate func(ctx context.Context) error
+	// FrameGate, if set, is called by the socket's reader with the length n of each data
+	// message of [LargeFrame] bytes or more, before it allocates the message's payload (the
+	// fallback reader used behind a proxy, which learns a message's length only by reading it,
+	// and a fragmented message call it once the message is read): a way to bound the memory of
+	// large messages in flight. It must return nil once the message may be read; ctx ends with
+	// the socket, and an error then ends the reader. While the reader waits in it, the socket
+	// counts as busy, as with ReadGate. A message it admitted is then handed to OnFrame or
+	// OnMessage, unless reading fails (ctx then ends) or the reader keeps the message to itself
+	// (a heartbeat reply, a malformed message of the phoenix topic): then FrameGate is called
+	// with n = 0, at once, before anything else is read.
+	FrameGate func(ctx context.Context, n int) error
 	// OnDrop, if set, is told each time the send buffer drops frames because it is full: n
 	// frames now, total since New. It runs on the goroutine of the Send (or of the state
 	// change) that dropped them, with no lock held. It must not block.

@@ -49,7 +49,9 @@ func NewFrameReader(r io.Reader, limit int64) *FrameReader {
 func (fr *FrameReader) Grown() bool { return fr.r.taken < 0 }
 
 // Next returns the next message.
-func (fr *FrameReader) Next() (binary bool, data []byte, err error) { return fr.r.next() }
+func (fr *FrameReader) Next() (binary bool, data []byte, err error) {
+	return fr.r.next(func(int) error { return nil })
+}
 
 // ReadError is readError for the external tests.
 func ReadError(err error) error { return readError(err) }

@@ -30,6 +30,10 @@ type session struct {
 	hbSent   time.Time // when it was sent
 
 	ctx context.Context // ends with the socket (for the read gate)
+
+	conn     *Conn
+	admitFn  func(n int) error // admit, made once (a method value per frame would allocate)
+	admitted bool              // the frame gate admitted a message not handed on yet (reader goroutine)
 }
 
 // run serves one open socket until it fails or ctx ends. It returns whether the socket was
@@ -37,7 +41,8 @@ type session struct {
 func (c *Conn) run(ctx context.Context, ws *websocket.Conn, src messageSource) (bool, error) {
 	sctx, endSession := context.WithCancel(ctx)
 	defer endSession()
-	s := &session{ws: ws, src: src, stop: make(chan struct{}), ctx: sctx}
+	s := &session{ws: ws, src: src, stop: make(chan struct{}), ctx: sctx, conn: c}
+	s.admitFn = s.admit
 	_, own := src.(*frameReader)
 	c.ownReader.Store(own)
 	c.stats.opens.Add(1)
@@ -79,17 +84,20 @@ func (c *Conn) readLoop(s *session) error {
 	dec := Decoder{Version: c.cfg.Version, Side: ClientSide}
 	var m Message
 	for {
+		s.dropAdmitted()
 		if err := c.readGate(s); err != nil {
 			return err
 		}
-		binary, data, err := s.src.next()
+		binary, data, err := s.src.next(s.admitFn)
 		if err != nil {
+			s.dropAdmitted()
 			return readError(err)
 		}
 		s.framesRead.Add(1)
 		c.stats.framesIn.Add(1)
 		c.stats.bytesIn.Add(uint64(len(data)))
 		if c.cfg.OnFrame != nil && (binary || !peekPhoenix(c.cfg.Version, data)) {
+			s.admitted = false
 			s.inHandler.Store(true)
 			c.cfg.OnFrame(binary, data)
 			s.inHandler.Store(false)
@@ -117,10 +125,12 @@ func (c *Conn) readLoop(s *session) error {
 		}
 		switch {
 		case c.cfg.OnFrame != nil:
+			s.admitted = false
 			s.inHandler.Store(true)
 			c.cfg.OnFrame(binary, data)
 			s.inHandler.Store(false)
 		case c.cfg.OnMessage != nil:
+			s.admitted = false
 			s.inHandler.Store(true)
 			c.cfg.OnMessage(&m)
 			s.inHandler.Store(false)
@@ -139,10 +149,34 @@ func (c *Conn) readGate(s *session) error {
 	return err
 }
 
+// admit waits at the frame gate, if there is one, for a large message of n bytes, counting the
+// socket as busy meanwhile. The message it admits is owed to the gate until it is handed on.
+func (s *session) admit(n int) error {
+	gate := s.conn.cfg.FrameGate
+	if gate == nil {
+		return nil
+	}
+	s.inHandler.Store(true)
+	err := gate(s.ctx, n)
+	s.inHandler.Store(false)
+	s.admitted = err == nil
+	return err
+}
+
+// dropAdmitted tells the frame gate that the message it admitted last was not handed on.
+func (s *session) dropAdmitted() {
+	if s.admitted {
+		s.admitted = false
+		_ = s.conn.cfg.FrameGate(s.ctx, 0)
+	}
+}
+
 // messageSource yields the data messages of a socket, each in a buffer of its own, exactly
 // sized. Its errors are gorilla/websocket's (see readError).
 type messageSource interface {
-	next() (binary bool, data []byte, err error)
+	// next returns the next message; it calls admit with the length of a large one (LargeFrame
+	// or more), before reading it or, when it cannot know the length in advance, after.
+	next(admit func(n int) error) (binary bool, data []byte, err error)
 }
 
 // gorillaSource reads messages with gorilla/websocket's reader: the fallback when the SDK
@@ -152,12 +186,15 @@ type gorillaSource struct {
 	scratch []byte
 }
 
-func (g *gorillaSource) next() (bool, []byte, error) {
+func (g *gorillaSource) next(admit func(n int) error) (bool, []byte, error) {
 	mt, r, err := g.ws.NextReader()
 	if err != nil {
 		return false, nil, err
 	}
 	data, err := readFrame(r, &g.scratch)
+	if err == nil && len(data) >= LargeFrame {
+		err = admit(len(data))
+	}
 	return mt == websocket.BinaryMessage, data, err
 }
 

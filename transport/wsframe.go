@@ -27,6 +27,9 @@ const (
 // maxControlPayload is the largest payload of a control frame.
 const maxControlPayload = 125
 
+// LargeFrame is the size from which a data message goes through [Config.FrameGate].
+const LargeFrame = 64 << 10
+
 // A socket read by frameReader starts with a buffered reader of idleBufferSize, which is
 // enough for the replies and the odd broadcast of a quiet socket (a client's pool may keep
 // many sockets), and moves to one of readBufferSize, which takes a flood in fewer system
@@ -147,8 +150,9 @@ func (r *frameReader) header(msg bool) (frameHeader, error) {
 }
 
 // next returns the next data message: whether it is binary, and its payload in a buffer of
-// its own, exactly sized.
-func (r *frameReader) next() (bool, []byte, error) {
+// its own, exactly sized. It calls admit with the length of a large message (LargeFrame or
+// more) before it allocates the payload, or, for a fragmented one, once it is whole.
+func (r *frameReader) next(admit func(n int) error) (bool, []byte, error) {
 	if r.taken >= growAfterBytes {
 		r.grow()
 	}
@@ -182,6 +186,11 @@ func (r *frameReader) next() (bool, []byte, error) {
 		}
 		n := int(h.length)
 		if !msg && h.fin {
+			if n >= LargeFrame {
+				if err := admit(n); err != nil {
+					return false, nil, err
+				}
+			}
 			data = make([]byte, n) // the one allocation of an unfragmented message
 			if _, err := io.ReadFull(r.br, data); err != nil {
 				return false, nil, readErr(err)
@@ -203,6 +212,11 @@ func (r *frameReader) next() (bool, []byte, error) {
 			}
 			if data == nil {
 				data = []byte{}
+			}
+			if len(data) >= LargeFrame {
+				if err := admit(len(data)); err != nil {
+					return false, nil, err
+				}
 			}
 			if r.taken >= 0 {
 				r.taken += int64(len(data))
