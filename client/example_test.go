@@ -149,7 +149,32 @@ func ExampleChannel_OnEvents() {
 	if err := room.Subscribe(ctx); err != nil {
 		panic(err)
 	}
-	_, _ = room.PostgresReady().Wait(ctx)
+	// show prints one event and reports whether it is the last one this example waits for.
+	show := func(ev client.Event) (last bool) {
+		o := ev.Origin()
+		switch e := ev.(type) {
+		case client.ChannelStateChange:
+			fmt.Println(o.Seq, o.Topic, "state", e.New)
+		case client.System:
+			fmt.Println(o.Seq, o.Topic, "system", e.Message)
+		case client.Broadcast:
+			fmt.Println(o.Seq, o.Topic, "broadcast", e.Event, string(e.Payload))
+		case client.PresenceEvent:
+			fmt.Printf("%d %s presence %T\n", o.Seq, o.Topic, e.Event)
+		case client.PostgresEvent:
+			fmt.Println(o.Seq, o.Topic, e.Type, string(e.Record), "matched", e.Bindings[0])
+			return true
+		}
+		return false
+	}
+	// The server confirms the Postgres subscription right after the join; wait for it, so that
+	// what alice sends next comes after it.
+	for ev := range events.C() {
+		show(ev)
+		if sys, ok := ev.(client.System); ok && sys.Extension == "postgres_changes" {
+			break
+		}
+	}
 
 	out, _ := alice.Channel("room:lobby", client.BroadcastAck())
 	if err := out.Subscribe(ctx); err != nil {
@@ -167,18 +192,7 @@ func ExampleChannel_OnEvents() {
 		Columns: []pgchanges.Column{{Name: "id", Type: "int8"}, {Name: "body", Type: "text"}}})
 
 	for ev := range events.C() {
-		o := ev.Origin()
-		switch e := ev.(type) {
-		case client.ChannelStateChange:
-			fmt.Println(o.Seq, o.Topic, "state", e.New)
-		case client.System:
-			fmt.Println(o.Seq, o.Topic, "system", e.Message)
-		case client.Broadcast:
-			fmt.Println(o.Seq, o.Topic, "broadcast", e.Event, string(e.Payload))
-		case client.PresenceEvent:
-			fmt.Printf("%d %s presence %T\n", o.Seq, o.Topic, e.Event)
-		case client.PostgresEvent:
-			fmt.Println(o.Seq, o.Topic, e.Type, string(e.Record), "matched", e.Bindings[0])
+		if show(ev) {
 			events.Stop()
 		}
 	}
