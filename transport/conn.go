@@ -299,20 +299,21 @@ func (c *Conn) Start() {
 // retrying cannot fix by itself (see [UpgradeError.Temporary]), such as 401 "The token
 // provided is not a valid JWT". ctx bounds only this wait: when it ends first, the error
 // wraps both ctx's error and the last attempt's error (a refused or timed-out dial, say).
-// Either way the Conn keeps trying in the background, with backoff, until Close.
+// Either way the Conn keeps trying in the background, with backoff, until Close. A socket
+// that opened during the call counts even if it closed again before the call saw it open.
 func (c *Conn) Connect(ctx context.Context) error {
 	c.mu.Lock()
-	seq := c.errSeq
+	seq, epoch := c.errSeq, c.epoch
 	c.mu.Unlock()
 	c.Start()
 	for {
 		c.mu.Lock()
-		st, ch, last, lastSeq, closed := c.state, c.stateCh, c.lastErr, c.errSeq, c.closed
+		st, ch, last, lastSeq, closed, opened := c.state, c.stateCh, c.lastErr, c.errSeq, c.closed, c.epoch != epoch
 		c.mu.Unlock()
 		switch {
 		case closed:
 			return ErrClosed
-		case st == StateOpen:
+		case st == StateOpen || opened:
 			return nil
 		case lastSeq != seq && RefusedForGood(last):
 			return last

@@ -438,3 +438,20 @@ func TestInMemorySocketReadsFrames(t *testing.T) {
 		t.Error("the socket is read by gorilla/websocket; want the SDK's frame reader")
 	}
 }
+
+// Connect returns once the socket has opened, even when the server closes it at once, before
+// the call sees it open.
+func TestConnectReturnsForASocketThatOpenedAndClosed(t *testing.T) {
+	srv := newRawServer(t, false, "", wsFrame(finBit|opClose, closePayload(4000, "bye")))
+	for range 30 {
+		c := newRawClient(t, srv.socketURL(), nil)
+		ctx, cancel := context.WithTimeout(t.Context(), failAfter)
+		err := c.Connect(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("Connect = %v; want nil once the socket opened", err)
+		}
+		srv.accept(t)
+		c.Close()
+	}
+}
