@@ -97,10 +97,7 @@ func (c *Conn) readLoop(s *session) error {
 		c.stats.framesIn.Add(1)
 		c.stats.bytesIn.Add(uint64(len(data)))
 		if c.cfg.OnFrame != nil && (binary || !peekPhoenix(c.cfg.Version, data)) {
-			s.admitted = false
-			s.inHandler.Store(true)
-			c.cfg.OnFrame(binary, data)
-			s.inHandler.Store(false)
+			c.handFrame(s, binary, data)
 			continue
 		}
 		if err := dec.Decode(binary, data, &m); err != nil {
@@ -125,10 +122,7 @@ func (c *Conn) readLoop(s *session) error {
 		}
 		switch {
 		case c.cfg.OnFrame != nil:
-			s.admitted = false
-			s.inHandler.Store(true)
-			c.cfg.OnFrame(binary, data)
-			s.inHandler.Store(false)
+			c.handFrame(s, binary, data)
 		case c.cfg.OnMessage != nil:
 			s.admitted = false
 			s.inHandler.Store(true)
@@ -136,6 +130,15 @@ func (c *Conn) readLoop(s *session) error {
 			s.inHandler.Store(false)
 		}
 	}
+}
+
+// handFrame hands a frame to OnFrame, counting the socket as busy meanwhile; what the frame
+// gate admitted for it is OnFrame's to give back from now on.
+func (c *Conn) handFrame(s *session, binary bool, data []byte) {
+	s.admitted = false
+	s.inHandler.Store(true)
+	c.cfg.OnFrame(binary, data)
+	s.inHandler.Store(false)
 }
 
 // readGate waits at the read gate, if there is one, counting the socket as busy meanwhile.
