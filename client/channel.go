@@ -328,12 +328,12 @@ func (ch *Channel) Subscribe(ctx context.Context) error {
 	if err := ch.gone(); err != nil {
 		return err
 	}
-	if err := ch.c.connect(); err != nil {
+	c := ch.c
+	if err := c.start(); err != nil {
 		return err
 	}
 	w := newWaiter()
 	// Not run: Subscribe waits for the join, not for the router to take the call first.
-	c := ch.c
 	if !c.inbox.put(event{fn: func() {
 		if ch.s.ended {
 			w.settle(ch.gone())
@@ -343,6 +343,9 @@ func (ch *Channel) Subscribe(ctx context.Context) error {
 	}}, false) {
 		return closedError()
 	}
+	// The socket starts only now: the router takes events in order, so the waiter is in place
+	// before the first attempt's outcome arrives, and a refused upgrade reaches this call.
+	c.pool.primary().conn.Start()
 	select {
 	case <-w.done:
 	case <-ctx.Done():
