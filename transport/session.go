@@ -17,6 +17,7 @@ import (
 type session struct {
 	ws    *websocket.Conn
 	src   messageSource
+	out   *handshakeConn // holds the writes of a burst of frames, or nil (gorilla's own reader)
 	epoch uint64
 	stop  chan struct{} // closed to stop the writer
 
@@ -43,8 +44,11 @@ func (c *Conn) run(ctx context.Context, ws *websocket.Conn, src messageSource) (
 	defer endSession()
 	s := &session{ws: ws, src: src, stop: make(chan struct{}), ctx: sctx, conn: c}
 	s.admitFn = s.admit
-	_, own := src.(*frameReader)
+	fr, own := src.(*frameReader)
 	c.ownReader.Store(own)
+	if own {
+		s.out, _ = fr.src.(*handshakeConn)
+	}
 	c.stats.opens.Add(1)
 	c.setState(StateOpen, nil)
 	s.epoch = c.Epoch()
@@ -63,10 +67,10 @@ func (c *Conn) run(ctx context.Context, ws *websocket.Conn, src messageSource) (
 	switch {
 	case ctx.Err() != nil: // Close
 		c.setState(StateClosing, nil)
-		c.closeFrame(ws, websocket.CloseNormalClosure, "")
+		c.closeFrame(s, websocket.CloseNormalClosure, "")
 	case errors.Is(cause, ErrHeartbeatTimeout):
 		c.setState(StateClosing, cause)
-		c.closeFrame(ws, websocket.CloseNormalClosure, "heartbeat timeout")
+		c.closeFrame(s, websocket.CloseNormalClosure, "heartbeat timeout")
 	}
 	close(s.stop)
 	endSession()
@@ -75,8 +79,12 @@ func (c *Conn) run(ctx context.Context, ws *websocket.Conn, src messageSource) (
 	return s.healthy.Load(), cause
 }
 
-func (c *Conn) closeFrame(ws *websocket.Conn, code int, reason string) {
-	_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+func (c *Conn) closeFrame(s *session, code int, reason string) {
+	err := s.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+	if err == nil && s.out != nil {
+		// The writer may be holding writes; the close frame goes out now, after them.
+		_ = s.out.flushWithin(time.Second)
+	}
 }
 
 // readLoop reads, decodes and hands on frames until the socket fails.
@@ -296,8 +304,15 @@ func (c *Conn) writeLoop(s *session) error {
 		defer t.Stop()
 		tick = t.C
 	}
+	if s.out != nil {
+		defer s.out.flush(c.cfg.WriteTimeout)
+	}
 	for {
-		// Frames queued before the socket opened are flushed first.
+		// Frames queued before the socket opened are flushed first. The frames found queued
+		// together are written with one system call where the socket allows it.
+		if s.out != nil {
+			s.out.hold()
+		}
 		for {
 			select {
 			case <-tick:
@@ -311,7 +326,13 @@ func (c *Conn) writeLoop(s *session) error {
 				break
 			}
 			if f.done != nil {
+				if err := s.flush(c.cfg.WriteTimeout); err != nil {
+					return err
+				}
 				f.done <- nil
+				if s.out != nil {
+					s.out.hold()
+				}
 				continue
 			}
 			if f.epoch != 0 && f.epoch != s.epoch {
@@ -321,6 +342,9 @@ func (c *Conn) writeLoop(s *session) error {
 			if err := c.write(s, f.binary, f.data); err != nil {
 				return err
 			}
+		}
+		if err := s.flush(c.cfg.WriteTimeout); err != nil {
+			return err
 		}
 		select {
 		case <-s.stop:
@@ -332,6 +356,18 @@ func (c *Conn) writeLoop(s *session) error {
 		case <-c.wake:
 		}
 	}
+}
+
+// flush writes the frames the writer holds, if any. Writes go on being held until the next
+// hold: a Flush's frames are on the wire when it returns.
+func (s *session) flush(timeout time.Duration) error {
+	if s.out == nil {
+		return nil
+	}
+	if err := s.out.flush(timeout); err != nil {
+		return fmt.Errorf("realtime: connection lost: write: %w", err)
+	}
+	return nil
 }
 
 func (c *Conn) write(s *session, binary bool, data []byte) error {

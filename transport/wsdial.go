@@ -3,9 +3,11 @@ package transport
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -16,6 +18,11 @@ import (
 // own, so not one system call each): the dialer's buffered reader then never takes a byte
 // that follows the response, and the frames the server sent along with it stay here for the
 // frame reader.
+//
+// Its writes can be held and flushed together (hold, flush): the socket's writer holds them
+// while it writes the frames it has queued, so that a burst of frames — a thousand joins —
+// costs one system call rather than one each. Every write, held or not, goes to the
+// connection in the order it was made.
 type handshakeConn struct {
 	net.Conn
 	buf  []byte
@@ -23,6 +30,96 @@ type handshakeConn struct {
 	err  error // the error of the read that filled buf, returned once buf is drained
 	eol  int   // 1 after a line feed, 2 after a line feed and a carriage return, else 0
 	done bool  // the header block has been handed out
+
+	wmu  chan struct{} // a lock (made by newHandshakeConn) on writes to Conn, held or not
+	held bool          // writes are appended to out until flush
+	out  []byte
+}
+
+func newHandshakeConn(conn net.Conn) *handshakeConn {
+	return &handshakeConn{Conn: conn, wmu: make(chan struct{}, 1)}
+}
+
+const (
+	// maxHeldBytes bounds the writes held at once: a write that would take out beyond it
+	// flushes what is held first, and a larger one goes straight through.
+	maxHeldBytes = 64 << 10
+	// keptHeldBytes is the largest out kept for the next batch; a larger one is dropped
+	// after its flush, so that an idle socket holds little.
+	keptHeldBytes = 4 << 10
+)
+
+// Write implements net.Conn.
+func (h *handshakeConn) Write(p []byte) (int, error) {
+	h.wmu <- struct{}{}
+	defer func() { <-h.wmu }()
+	if !h.held {
+		return h.Conn.Write(p)
+	}
+	if len(h.out)+len(p) > maxHeldBytes {
+		if err := h.writeHeld(); err != nil {
+			return 0, err
+		}
+		if len(p) > maxHeldBytes/2 {
+			return h.Conn.Write(p)
+		}
+	}
+	if h.out == nil {
+		h.out = make([]byte, 0, keptHeldBytes)
+	}
+	h.out = append(h.out, p...)
+	return len(p), nil
+}
+
+// hold makes the writes that follow wait for flush.
+func (h *handshakeConn) hold() {
+	h.wmu <- struct{}{}
+	h.held = true
+	<-h.wmu
+}
+
+// flush writes what is held, within timeout, and ends holding. A held write's error is
+// returned here; the socket is lost then.
+func (h *handshakeConn) flush(timeout time.Duration) error {
+	h.wmu <- struct{}{}
+	defer func() { <-h.wmu }()
+	return h.flushLocked(timeout)
+}
+
+// flushWithin is flush for a goroutine other than the writer, which may be stuck in a write:
+// it gives up when the writes stay locked for timeout.
+func (h *handshakeConn) flushWithin(timeout time.Duration) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case h.wmu <- struct{}{}:
+	case <-t.C:
+		return errWriteLocked
+	}
+	defer func() { <-h.wmu }()
+	return h.flushLocked(timeout)
+}
+
+// errWriteLocked is flushWithin's error when the writer kept the connection.
+var errWriteLocked = errors.New("realtime: write: the connection is busy with an earlier write")
+
+func (h *handshakeConn) flushLocked(timeout time.Duration) error {
+	h.held = false
+	if len(h.out) == 0 {
+		return nil
+	}
+	_ = h.Conn.SetWriteDeadline(time.Now().Add(timeout))
+	return h.writeHeld()
+}
+
+func (h *handshakeConn) writeHeld() error {
+	_, err := h.Conn.Write(h.out)
+	if cap(h.out) > keptHeldBytes {
+		h.out = nil
+	} else {
+		h.out = h.out[:0]
+	}
+	return err
 }
 
 // handshakeReadBuffer is the size of the dialer's buffered reader on a socket the SDK reads
@@ -126,7 +223,7 @@ func ownDialer(d *websocket.Dialer, rawURL string) (*websocket.Dialer, func() *h
 			if err != nil {
 				return nil, err
 			}
-			hc = &handshakeConn{Conn: conn}
+			hc = newHandshakeConn(conn)
 			return hc, nil
 		}
 	} else {
@@ -157,7 +254,7 @@ func ownDialer(d *websocket.Dialer, rawURL string) (*websocket.Dialer, func() *h
 				conn.Close()
 				return nil, err
 			}
-			hc = &handshakeConn{Conn: tc}
+			hc = newHandshakeConn(tc)
 			return hc, nil
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"io"
 	"log"
@@ -17,6 +18,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,6 +129,26 @@ func (c *rawConn) readClientFrame() (opcode int, payload []byte, err error) {
 		payload[i] ^= key[i%4]
 	}
 	return int(h[0] & 0x0f), payload, err
+}
+
+// readClientMessage reads one data message from the client, joining its fragments.
+func (c *rawConn) readClientMessage() ([]byte, error) {
+	var msg []byte
+	for {
+		fin, err := c.br.Peek(1)
+		if err != nil {
+			return nil, err
+		}
+		last := fin[0]&0x80 != 0
+		_, payload, err := c.readClientFrame()
+		if err != nil {
+			return nil, err
+		}
+		msg = append(msg, payload...)
+		if last {
+			return msg, nil
+		}
+	}
 }
 
 // rawClient is a Conn under test with channels of what it reports.
@@ -454,4 +476,119 @@ func TestConnectReturnsForASocketThatOpenedAndClosed(t *testing.T) {
 		srv.accept(t)
 		c.Close()
 	}
+}
+
+// writeCounter counts the writes made to the connection under it.
+type writeCounter struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (w writeCounter) Write(p []byte) (int, error) {
+	w.writes.Add(1)
+	return w.Conn.Write(p)
+}
+
+// Frames queued together go out together: a burst of frames sent before the socket opened
+// takes one write of the connection, not one each, and arrives whole and in order, a frame
+// larger than the batch included.
+func TestQueuedFramesGoOutInOneWrite(t *testing.T) {
+	srv := newRawServer(t, false, "", nil)
+	var writes atomic.Int64
+	d := &websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var nd net.Dialer
+		conn, err := nd.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return writeCounter{Conn: conn, writes: &writes}, nil
+	}}
+	rc, err := transport.New(transport.Config{
+		URL:        srv.socketURL(),
+		Dialer:     d,
+		Heartbeat:  -1,
+		SendBuffer: 500,
+		Backoff:    func(int) time.Duration { return time.Hour },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rc.Close() })
+	ctx := context.Background()
+	const burst = 200
+	big := strings.Repeat("b", 100<<10)
+	var want []string
+	for i := range burst {
+		event := "e" + strconv.Itoa(i)
+		payload := map[string]any{"i": i}
+		if i == burst/2 {
+			payload["big"] = big
+		}
+		if err := rc.Send(ctx, &transport.Message{Topic: "realtime:room", Event: event, Payload: mustJSON(t, payload)}); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, event)
+	}
+	rc.Start()
+	c := srv.accept(t)
+	for i, w := range want {
+		payload, err := c.readClientMessage()
+		if err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		var m []json.RawMessage
+		if err := json.Unmarshal(payload, &m); err != nil || len(m) != 5 {
+			t.Fatalf("frame %d: %q: %v", i, payload, err)
+		}
+		if got := string(m[3]); got != strconv.Quote(w) {
+			t.Fatalf("frame %d is %s; want %q", i, got, w)
+		}
+		if i == burst/2 && !strings.Contains(string(m[4]), big) {
+			t.Fatalf("frame %d lost its large payload", i)
+		}
+	}
+	t.Logf("%d writes", writes.Load())
+	// One write for the upgrade request; the frames need three or four: those before the
+	// large one, the large one, those after it (64 KiB at most at once).
+	if n := writes.Load(); n > 5 {
+		t.Errorf("%d writes for %d queued frames; want at most 5", n, burst)
+	}
+	if !rc.ReadsFrames() {
+		t.Error("the socket is not read by the SDK, so this test measured gorilla's writes")
+	}
+}
+
+// A frame written while the writer holds its writes still goes out: a Flush returns once the
+// frames before it are on the wire.
+func TestFlushWritesHeldFrames(t *testing.T) {
+	srv := newRawServer(t, false, "", nil)
+	rc := newRawClient(t, srv.socketURL(), nil)
+	ctx := context.Background()
+	rc.Start()
+	c := srv.accept(t)
+	for round := range 3 {
+		for i := range 5 {
+			if err := rc.Send(ctx, &transport.Message{Topic: "realtime:room", Event: "e" + strconv.Itoa(round*5+i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := rc.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(failAfter))
+		for i := range 5 {
+			if _, _, err := c.readClientFrame(); err != nil {
+				t.Fatalf("round %d frame %d: %v", round, i, err)
+			}
+		}
+	}
+}
+
+func mustJSON(t *testing.T, v any) json.RawMessage {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
