@@ -5,7 +5,11 @@ import "github.com/go-supabase/realtime/transport"
 // SubscribeWaiters returns how many Subscribe calls wait for ch's join.
 func SubscribeWaiters(ch *Channel) int {
 	n := 0
-	_ = ch.c.exec(func() { n = len(ch.s.waiters) })
+	_ = ch.c.exec(func() {
+		for w := ch.s.waiters; w != nil; w = w.next {
+			n++
+		}
+	})
 	return n
 }
 

@@ -30,20 +30,20 @@ type chanState struct {
 	ch *Channel
 	r  *router
 
-	want          bool // the user wants the channel joined
-	ended         bool // over for good
-	awaitingToken bool // the join waits for the token callback
-	paced         bool // the join waits in the router's join queue
+	want          bool  // the user wants the channel joined
+	ended         bool  // over for good
+	awaitingToken bool  // the join waits for the token callback
+	paced         bool  // the join waits in the router's join queue
+	attempt       int32 // rejoin attempts since the last success
 
 	// The socket of the pool the channel is placed on (while joining, joined or leaving), and
 	// the join in flight, or the current one.
 	sock      *socket
 	joinRef   string
 	joinEpoch uint64
-	attempt   int       // rejoin attempts since the last success
-	waiters   []*waiter // Subscribe calls waiting for the join
-	sentToken string    // the token of the current join or of the last access_token push
-	seq       uint64    // the last receive sequence number given out (see nextSeq)
+	waiters   *waiter // Subscribe calls waiting for the join, a list linked by next
+	sentToken string  // the token of the current join or of the last access_token push
+	seq       uint64  // the last receive sequence number given out (see nextSeq)
 
 	obs observeFeature
 
@@ -135,6 +135,7 @@ type waiter struct {
 	done    chan struct{} // closed once settled
 	err     error         // the outcome, set before done is closed
 	settled bool          // router goroutine only
+	next    *waiter       // the next waiter of the same channel (router goroutine only)
 }
 
 func newWaiter() *waiter { return &waiter{done: make(chan struct{})} }
@@ -449,7 +450,7 @@ func (s *chanState) rejoinAfter(least time.Duration) {
 	if !s.want || r.stopped {
 		return
 	}
-	delay := max(r.c.cfg.rejoinBackoff(s.attempt), least)
+	delay := max(r.c.cfg.rejoinBackoff(int(s.attempt)), least)
 	s.attempt++
 	s.cold().rejoinTimer = time.AfterFunc(delay, func() {
 		r.c.post(func() {
@@ -552,29 +553,33 @@ func (s *chanState) subscribe(w *waiter) {
 	case ChannelLeaving, ChannelJoining:
 		// Joining: a join is in flight or waits for the socket or a token. Leaving: a join now
 		// would race the leave's reply; toClosed joins once the leave is done.
-		s.waiters = append(s.waiters, w)
+		w.next, s.waiters = s.waiters, w
 		return
 	}
-	s.waiters = append(s.waiters, w)
+	w.next, s.waiters = s.waiters, w
 	s.attempt = 0
 	s.toJoining()
 }
 
 // dropWaiter forgets a Subscribe call that stopped waiting.
 func (s *chanState) dropWaiter(w *waiter) {
-	for i, x := range s.waiters {
-		if x == w {
-			s.waiters = append(s.waiters[:i], s.waiters[i+1:]...)
+	for p := &s.waiters; *p != nil; p = &(*p).next {
+		if *p == w {
+			*p, w.next = w.next, nil
 			return
 		}
 	}
 }
 
 func (s *chanState) settleWaiters(err error) {
-	for _, w := range s.waiters {
-		w.settle(err)
-	}
+	w := s.waiters
 	s.waiters = nil
+	for w != nil {
+		next := w.next
+		w.next = nil
+		w.settle(err)
+		w = next
+	}
 }
 
 // unsubscribe is Channel.Unsubscribe: it leaves the current join, if any; done gets the end of
@@ -646,7 +651,7 @@ func (s *chanState) socketOpened() {
 // rather than when their ctx ends. The channel stays in Joining: the socket keeps retrying,
 // and the channel joins once it opens, until Unsubscribe.
 func (s *chanState) connectRefused(cause error) {
-	if len(s.waiters) == 0 {
+	if s.waiters == nil {
 		return
 	}
 	s.settleWaiters(withTopic(cause, s.topic()))

@@ -445,7 +445,7 @@ func TestJoinsTimeOutEachOnTime(t *testing.T) {
 // A channel that only joins costs one small allocation for its handle and its router state;
 // what features, leaves, pushes and backoff need comes on first use.
 func TestChannelStateStaysSmall(t *testing.T) {
-	if got := client.ChannelSize() + client.ChanStateSize(); got > 240 {
-		t.Errorf("Channel (%d B) and its router state (%d B) take %d B; want at most 240", client.ChannelSize(), client.ChanStateSize(), got)
+	if got := client.ChannelSize() + client.ChanStateSize(); got > 192 {
+		t.Errorf("Channel (%d B) and its router state (%d B) take %d B; want at most 192", client.ChannelSize(), client.ChanStateSize(), got)
 	}
 }

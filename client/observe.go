@@ -362,18 +362,18 @@ func WithRequestHeaders(fn func(ctx context.Context, h http.Header)) Option {
 // how it ends. It counts rejoins for Stats.
 type observeFeature struct {
 	baseFeature
-	sent   time.Time // when the join in flight was sent, or zero
-	rejoin bool      // the join in flight follows a failure or a loss
+	sent   monoTime // when the join in flight was sent, or zero
+	rejoin bool     // the join in flight follows a failure or a loss
 }
 
 func (f *observeFeature) joining() {
 	s := f.s
-	f.sent = time.Now()
+	f.sent = s.r.mono()
 	f.rejoin = s.attempt > 0 || !s.downSince().IsZero()
 	if f.rejoin {
 		c := s.r.c
 		c.counters.rejoins.Add(1)
-		c.obs.emit(Observation{Kind: ObserveRejoin, Topic: s.topic(), Attempt: max(s.attempt, 1), Err: s.downCause()})
+		c.obs.emit(Observation{Kind: ObserveRejoin, Topic: s.topic(), Attempt: max(int(s.attempt), 1), Err: s.downCause()})
 	}
 }
 
@@ -381,9 +381,9 @@ func (f *observeFeature) joined() {
 	s := f.s
 	c := s.r.c
 	now := time.Now()
-	if !f.sent.IsZero() {
-		c.obs.emit(Observation{Kind: ObserveJoin, Time: now, Topic: s.topic(), Latency: now.Sub(f.sent), Rejoin: f.rejoin})
-		f.sent = time.Time{}
+	if f.sent != 0 {
+		c.obs.emit(Observation{Kind: ObserveJoin, Time: now, Topic: s.topic(), Latency: s.r.mono().sub(f.sent), Rejoin: f.rejoin})
+		f.sent = 0
 	}
 	if since := s.downSince(); !since.IsZero() {
 		c.obs.emit(Observation{Kind: ObserveGap, Time: now, Topic: s.topic(), Since: since, Until: now, Err: s.downCause()})
@@ -391,13 +391,13 @@ func (f *observeFeature) joined() {
 }
 
 func (f *observeFeature) down(cause error) {
-	if f.sent.IsZero() || cause == nil {
-		f.sent = time.Time{} // the user left before the join ended
+	if f.sent == 0 || cause == nil {
+		f.sent = 0 // the user left before the join ended
 		return
 	}
-	now := time.Now()
-	f.s.r.c.obs.emit(Observation{Kind: ObserveJoin, Time: now, Topic: f.s.topic(), Latency: now.Sub(f.sent), Rejoin: f.rejoin, Err: cause})
-	f.sent = time.Time{}
+	r := f.s.r
+	r.c.obs.emit(Observation{Kind: ObserveJoin, Time: time.Now(), Topic: f.s.topic(), Latency: r.mono().sub(f.sent), Rejoin: f.rejoin, Err: cause})
+	f.sent = 0
 }
 
 func (f *observeFeature) end(cause error) { f.down(cause) }

@@ -55,10 +55,24 @@ type router struct {
 	lastConnErr atomic.Pointer[error]
 
 	heavy heavy // work under way off the router goroutine, and the topics it holds
+
+	born time.Time // when the router was made: the origin of mono
 }
+
+// monoTime is a time on the router's monotonic clock (see router.mono): nanoseconds since the
+// router was made, plus one, so that zero can mean "none". It takes a third of a time.Time's
+// room in the state of every channel.
+type monoTime int64
+
+// mono returns the time now on the router's monotonic clock.
+func (r *router) mono() monoTime { return monoTime(time.Since(r.born)) + 1 }
+
+// sub returns the time from u to t.
+func (t monoTime) sub(u monoTime) time.Duration { return time.Duration(t - u) }
 
 func (r *router) init(c *Client) {
 	r.c = c
+	r.born = time.Now()
 	r.dec = transport.Decoder{Version: c.cfg.version, Side: transport.ClientSide, Known: r.knownTopic}
 	r.channels = make(map[string]*chanState)
 }
