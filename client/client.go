@@ -82,7 +82,7 @@ type Client struct {
 	group   stream.Group
 
 	mu       sync.Mutex
-	channels map[string]*Channel // every channel the user asked for, by topic
+	channels topicTable // every channel the user asked for, by topic (under mu)
 	started  bool
 	closed   bool
 
@@ -142,7 +142,6 @@ func New(projectURL, apiKey string, opts ...Option) (*Client, error) {
 		httpBase:   transport.HTTPBase(ep),
 		log:        cfg.logger,
 		acks:       acktable.New[Reply](cfg.maxPendingAcks),
-		channels:   make(map[string]*Channel),
 		inbox:      newInbox(),
 		frames:     frameGate{budget: frameBudget},
 		routerDone: make(chan struct{}),
@@ -305,8 +304,8 @@ func (c *Client) subOptions(opts []subscribe.Option) []subscribe.Option {
 func (c *Client) Channels() []*Channel {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]*Channel, 0, len(c.channels))
-	for _, ch := range c.channels {
+	out := make([]*Channel, 0, c.channels.len())
+	for ch := range c.channels.all() {
 		out = append(out, ch)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].topic < out[j].topic })
@@ -336,9 +335,7 @@ func (c *Client) RemoveChannel(ctx context.Context, ch *Channel) error {
 func (c *Client) unregister(ch *Channel) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.channels[ch.topic] == ch {
-		delete(c.channels, ch.topic)
-	}
+	c.channels.remove(ch)
 }
 
 // Close closes the socket and every channel for good, settles every pending future with
@@ -511,14 +508,14 @@ func (c *Client) channelFor(topic string, cfg channelConfig) (*Channel, error) {
 	if c.closed {
 		return nil, closedError()
 	}
-	if ch := c.channels[topic]; ch != nil {
+	if ch := c.channels.get(topic); ch != nil {
 		if !ch.cfg.equal(cfg) {
 			return nil, invalidArgument("channel %s already exists with other options; remove it first", topic)
 		}
 		return ch, nil
 	}
 	ch := newChannel(c, topic, cfg)
-	c.channels[topic] = ch
+	c.channels.put(ch)
 	return ch, nil
 }
 

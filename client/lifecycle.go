@@ -544,7 +544,7 @@ func endedError(topic string, cause error) *Error {
 
 // subscribe is Channel.Subscribe: it records the intent and joins unless a join is under way.
 func (s *chanState) subscribe(w *waiter) {
-	s.r.channels[s.topic()] = s
+	s.r.channels.put(s.ch)
 	s.want = true
 	switch s.state() {
 	case ChannelJoined:

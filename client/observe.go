@@ -111,7 +111,7 @@ func (c *Client) Stats() Stats {
 	}
 	s.Flow.Pauses, s.Flow.Paused, s.Flow.Exempted = c.group.FlowStats()
 	c.mu.Lock()
-	for _, ch := range c.channels {
+	for ch := range c.channels.all() {
 		switch ch.State() {
 		case ChannelClosed:
 			s.Channels.Closed++

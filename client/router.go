@@ -22,7 +22,7 @@ type router struct {
 	dec        transport.Decoder
 	msg        transport.Message // the message being routed (reused)
 	pgParser   pgchanges.Parser
-	channels   map[string]*chanState // channels subscribed at least once and not ended, by topic
+	channels   topicTable // channels subscribed at least once and not ended, by topic
 	stateFeeds []*stream.Feed[StateChange]
 	wide       []*wideFeed // the client-wide ordered subscriptions (events.go)
 	stopped    bool
@@ -74,14 +74,13 @@ func (r *router) init(c *Client) {
 	r.c = c
 	r.born = time.Now()
 	r.dec = transport.Decoder{Version: c.cfg.version, Side: transport.ClientSide, Known: r.knownTopic}
-	r.channels = make(map[string]*chanState)
 }
 
 // knownTopic returns the topic of the channel b names, for the decoder: the channel's own
 // string, so that the decoder keeps no copy of it.
 func (r *router) knownTopic(b []byte) (string, bool) {
-	if s := r.channels[string(b)]; s != nil {
-		return s.topic(), true
+	if ch := r.channels.getBytes(b); ch != nil {
+		return ch.topic, true
 	}
 	return "", false
 }
@@ -180,16 +179,16 @@ func deliver[T any](feeds []*stream.Feed[T], v T, size int) []*stream.Feed[T] {
 // sortedChannels returns the channels that take traffic and that keep says to (all with nil)
 // in topic order, so that rejoins go out in a stable order.
 func (r *router) sortedChannels(keep func(*chanState) bool) []*chanState {
-	// Sorted by the map's keys, which sit beside the pointers: the comparisons then touch no
-	// channel, which matters with thousands of them.
+	// Sorted by topics copied beside the pointers: the comparisons then touch no channel,
+	// which matters with thousands of them.
 	type entry struct {
 		topic string
 		s     *chanState
 	}
-	es := make([]entry, 0, len(r.channels))
-	for topic, s := range r.channels {
-		if keep == nil || keep(s) {
-			es = append(es, entry{topic, s})
+	es := make([]entry, 0, r.channels.len())
+	for ch := range r.channels.all() {
+		if keep == nil || keep(ch.s) {
+			es = append(es, entry{ch.topic, ch.s})
 		}
 	}
 	slices.SortFunc(es, func(a, b entry) int { return strings.Compare(a.topic, b.topic) })
@@ -207,9 +206,7 @@ func onSocket(k *socket) func(*chanState) bool {
 
 // forget removes a channel that is over for good from the routing table and from the client.
 func (r *router) forget(s *chanState) {
-	if r.channels[s.topic()] == s {
-		delete(r.channels, s.topic())
-	}
+	r.channels.remove(s.ch)
 	r.c.unregister(s.ch)
 }
 
@@ -281,7 +278,10 @@ func (r *router) handleMessage(k *socket, m *transport.Message) {
 	if r.heldBack(k, m) {
 		return // its topic waits for work under way (heavy.go)
 	}
-	s := r.channels[m.Topic]
+	var s *chanState
+	if ch := r.channels.get(m.Topic); ch != nil {
+		s = ch.s
+	}
 	if s != nil && s.sock != k {
 		s = nil // the topic's channel is on another socket: this is not for it
 	}
