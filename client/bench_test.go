@@ -426,6 +426,28 @@ func chanFanout[T any](b *testing.B, listeners int, elem func([]byte) T) {
 	b.ReportMetric(float64(frames*listeners)/b.Elapsed().Seconds(), "deliveries/s")
 }
 
+// BenchmarkChannels1000 makes 1,000 channels without options on a new client (no I/O): the
+// part of a join storm that comes before the first frame.
+func BenchmarkChannels1000(b *testing.B) {
+	topics := make([]string, 1000)
+	for i := range topics {
+		topics[i] = fmt.Sprintf("room-%d", i)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		c, err := client.New("ws://127.0.0.1:1/realtime/v1", "anon-key")
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, topic := range topics {
+			if _, err := c.Channel(topic); err != nil {
+				b.Fatal(err)
+			}
+		}
+		c.Close()
+	}
+}
+
 // BenchmarkJoin1000 joins 1,000 channels with the fake server, against a raw protocol
 // baseline (gorilla + encoding/json on one connection, one small struct per channel); it
 // reports the time to all joined and the heap still held per channel. "sdk" puts every channel

@@ -92,7 +92,7 @@ type channelConfig struct {
 // defaultChannelConfig is the configuration of every channel made without options, shared.
 var defaultChannelConfig channelConfig
 
-func (a channelConfig) equal(b channelConfig) bool {
+func (a *channelConfig) equal(b *channelConfig) bool {
 	return a.self == b.self && a.ack == b.ack && a.presenceKey == b.presenceKey &&
 		a.presenceEnabled == b.presenceEnabled && a.private == b.private && a.replay == b.replay &&
 		a.replaySince.Equal(b.replaySince) && a.replayLimit == b.replayLimit && a.replicationReady == b.replicationReady &&
@@ -174,9 +174,12 @@ func (c *Client) Channel(topic string, opts ...ChannelOption) (*Channel, error) 
 	if !utf8.ValidString(topic) {
 		return nil, invalidArgument("topic %q is not valid UTF-8", topic)
 	}
-	var cfg channelConfig
-	for _, o := range opts {
-		o(&cfg)
+	cfg := &defaultChannelConfig
+	if len(opts) > 0 {
+		cfg = new(channelConfig)
+		for _, o := range opts {
+			o(cfg)
+		}
 	}
 	for _, b := range cfg.bindings {
 		if err := b.Validate(); err != nil {
@@ -239,7 +242,7 @@ type liveJoin struct {
 	epoch   uint64
 }
 
-func newChannel(c *Client, topic string, cfg channelConfig) *Channel {
+func newChannel(c *Client, topic string, cfg *channelConfig) *Channel {
 	// The handle and the router's state live and die together: one allocation.
 	both := &struct {
 		ch Channel
@@ -247,8 +250,8 @@ func newChannel(c *Client, topic string, cfg channelConfig) *Channel {
 	}{}
 	ch := &both.ch
 	ch.c, ch.topic, ch.cfg = c, topic, &defaultChannelConfig
-	if !cfg.equal(defaultChannelConfig) {
-		ch.cfg = &cfg
+	if !cfg.equal(&defaultChannelConfig) {
+		ch.cfg = cfg
 	}
 	ch.s = &both.s
 	initChanState(ch.s, ch)

@@ -502,7 +502,7 @@ func (c *Client) routerLoop() {
 }
 
 // channelFor returns the registered channel of topic, or creates it with cfg.
-func (c *Client) channelFor(topic string, cfg channelConfig) (*Channel, error) {
+func (c *Client) channelFor(topic string, cfg *channelConfig) (*Channel, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
