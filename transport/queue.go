@@ -186,8 +186,8 @@ func (c *Conn) dropStaleLocked() {
 	}
 }
 
-// pop takes the next frame for the writer.
-func (c *Conn) pop() (frame, bool) {
+// pop takes the next frame for the writer, and reports whether more frames are queued.
+func (c *Conn) pop() (f frame, more, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.queue) == 0 {
@@ -195,9 +195,9 @@ func (c *Conn) pop() (frame, bool) {
 			c.dropping = false
 			c.log.Info("realtime: send buffer flushed", "dropped_total", c.stats.dropped.Load())
 		}
-		return frame{}, false
+		return frame{}, false, false
 	}
-	f := c.queue[0]
+	f = c.queue[0]
 	c.queue[0] = frame{}
 	c.queue = c.queue[1:]
 	if len(c.queue) == 0 {
@@ -206,7 +206,7 @@ func (c *Conn) pop() (frame, bool) {
 	if len(c.queue) < c.maxQueue {
 		c.roomLocked()
 	}
-	return f, true
+	return f, len(c.queue) > 0, true
 }
 
 // roomLocked wakes the Sends waiting for room in the open queue, if there are any. It is

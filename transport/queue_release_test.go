@@ -17,7 +17,7 @@ func TestDrainedQueueReleasesItsArray(t *testing.T) {
 	}
 	n := 0
 	for {
-		if _, ok := c.pop(); !ok {
+		if _, _, ok := c.pop(); !ok {
 			break
 		}
 		n++

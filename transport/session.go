@@ -308,11 +308,8 @@ func (c *Conn) writeLoop(s *session) error {
 		defer s.out.flush(c.cfg.WriteTimeout)
 	}
 	for {
-		// Frames queued before the socket opened are flushed first. The frames found queued
-		// together are written with one system call where the socket allows it.
-		if s.out != nil {
-			s.out.hold()
-		}
+		// Frames queued before the socket opened are flushed first. A burst — a frame with
+		// more queued behind it — is written with one system call where the socket allows it.
 		for {
 			select {
 			case <-tick:
@@ -321,7 +318,7 @@ func (c *Conn) writeLoop(s *session) error {
 				}
 			default:
 			}
-			f, ok := c.pop()
+			f, more, ok := c.pop()
 			if !ok {
 				break
 			}
@@ -330,14 +327,14 @@ func (c *Conn) writeLoop(s *session) error {
 					return err
 				}
 				f.done <- nil
-				if s.out != nil {
-					s.out.hold()
-				}
 				continue
 			}
 			if f.epoch != 0 && f.epoch != s.epoch {
 				c.log.Debug("realtime: dropped a frame of an earlier connection", "epoch", f.epoch)
 				continue
+			}
+			if more && s.out != nil {
+				s.out.hold()
 			}
 			if err := c.write(s, f.binary, f.data); err != nil {
 				return err
@@ -358,8 +355,8 @@ func (c *Conn) writeLoop(s *session) error {
 	}
 }
 
-// flush writes the frames the writer holds, if any. Writes go on being held until the next
-// hold: a Flush's frames are on the wire when it returns.
+// flush writes the frames the writer holds, if any, and ends the burst: a Flush's frames are on
+// the wire when it returns.
 func (s *session) flush(timeout time.Duration) error {
 	if s.out == nil {
 		return nil

@@ -40,14 +40,10 @@ func newHandshakeConn(conn net.Conn) *handshakeConn {
 	return &handshakeConn{Conn: conn, wmu: make(chan struct{}, 1)}
 }
 
-const (
-	// maxHeldBytes bounds the writes held at once: a write that would take out beyond it
-	// flushes what is held first, and a larger one goes straight through.
-	maxHeldBytes = 64 << 10
-	// keptHeldBytes is the largest out kept for the next batch; a larger one is dropped
-	// after its flush, so that an idle socket holds little.
-	keptHeldBytes = 4 << 10
-)
+// heldBytes bounds the writes held at once. A write that would take them beyond it flushes
+// them first, and one larger than half of it goes straight through. The buffer is allocated
+// for a burst and dropped after it, so that a socket that waits holds none.
+const heldBytes = 8 << 10
 
 // Write implements net.Conn.
 func (h *handshakeConn) Write(p []byte) (int, error) {
@@ -56,16 +52,16 @@ func (h *handshakeConn) Write(p []byte) (int, error) {
 	if !h.held {
 		return h.Conn.Write(p)
 	}
-	if len(h.out)+len(p) > maxHeldBytes {
+	if len(h.out)+len(p) > heldBytes {
 		if err := h.writeHeld(); err != nil {
 			return 0, err
 		}
-		if len(p) > maxHeldBytes/2 {
+		if len(p) > heldBytes/2 {
 			return h.Conn.Write(p)
 		}
 	}
 	if h.out == nil {
-		h.out = make([]byte, 0, keptHeldBytes)
+		h.out = make([]byte, 0, heldBytes)
 	}
 	h.out = append(h.out, p...)
 	return len(p), nil
@@ -106,19 +102,21 @@ var errWriteLocked = errors.New("realtime: write: the connection is busy with an
 func (h *handshakeConn) flushLocked(timeout time.Duration) error {
 	h.held = false
 	if len(h.out) == 0 {
+		h.out = nil
 		return nil
 	}
 	_ = h.Conn.SetWriteDeadline(time.Now().Add(timeout))
-	return h.writeHeld()
+	err := h.writeHeld()
+	h.out = nil
+	return err
 }
 
 func (h *handshakeConn) writeHeld() error {
-	_, err := h.Conn.Write(h.out)
-	if cap(h.out) > keptHeldBytes {
-		h.out = nil
-	} else {
-		h.out = h.out[:0]
+	if len(h.out) == 0 {
+		return nil
 	}
+	_, err := h.Conn.Write(h.out)
+	h.out = h.out[:0]
 	return err
 }
 
