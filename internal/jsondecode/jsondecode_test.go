@@ -243,3 +243,73 @@ func FuzzDecode(f *testing.F) {
 		compare(t, data, fill)
 	})
 }
+
+type embeds struct {
+	chat
+	X int
+}
+
+type quoted struct {
+	N int `json:",string"`
+}
+
+type namedPtr *chat
+
+// Decode takes the fast path where it can, and falls back (ErrFallback) or reports malformed
+// input (ErrInvalid) in the cases encoding/json must decide; TestDecodeSeeds checks that the
+// results are encoding/json's either way.
+func TestDecodePaths(t *testing.T) {
+	withPtr := any(new(int))
+	for _, tc := range []struct {
+		data      string
+		v         any
+		useNumber bool
+		want      error
+	}{
+		{`{"seq":1,"user":"u","room":"r","ts":2,"text":"t"}`, new(chat), false, nil},
+		{` {"TEXT":"t", "Seq":1, "us\u0065r":"u", "unknown":[1,{"a":null}]} `, new(chat), false, nil},
+		{`{"K":1,"\u212a":2}`, new(names), false, nil},
+		{`null`, new(chat), false, nil},
+		{`{"seq":null,"user":null}`, new(chat), false, nil},
+		{`{"B":true,"I8":-128,"U64":18446744073709551615,"F32":1.5,"N":1e9,"P":1,"Sl":[1],"Ar":["a"],"M":{"a":1},"A":{"b":[1.5]},"R":[1],"T":"2026-01-02T03:04:05Z","X":"x","XL":"a,b","J":{},"Named":"n"}`, new(kinds), true, nil},
+		{`{"seq":1.5}`, new(chat), false, jsondecode.ErrFallback},
+		{`{"seq":1e2}`, new(chat), false, jsondecode.ErrFallback},
+		{`{"seq":"1"}`, new(chat), false, jsondecode.ErrFallback},
+		{`{"I8":128}`, new(kinds), false, jsondecode.ErrFallback},
+		{`{"U":-0}`, new(kinds), false, jsondecode.ErrFallback},
+		{`{"N":"12"}`, new(kinds), false, jsondecode.ErrFallback},
+		{`{"X":1}`, new(kinds), false, jsondecode.ErrFallback},
+		{`{"J":{"bad":1}}`, new(kinds), false, jsondecode.ErrFallback},
+		{`1`, &withPtr, true, jsondecode.ErrFallback},
+		{strings.Repeat(`[`, 600) + strings.Repeat(`]`, 600), new(any), true, jsondecode.ErrFallback},
+		{`{"seq":1} x`, new(chat), false, jsondecode.ErrInvalid},
+		{`{"seq":1} x`, new(chat), true, jsondecode.ErrFallback}, // a json.Decoder reads one value
+		{`{"seq":}`, new(chat), false, jsondecode.ErrInvalid},
+		{`{"seq":1.5,`, new(chat), false, jsondecode.ErrInvalid},
+		{`{"seq":1,"user":"a` + "\x01" + `"}`, new(chat), false, jsondecode.ErrInvalid},
+		{``, new(chat), true, jsondecode.ErrInvalid},
+		{`{"X":1}`, new(embeds), false, jsondecode.ErrFallback},
+		{`{"N":"1"}`, new(quoted), false, jsondecode.ErrFallback},
+		{`"AA=="`, new([]byte), false, jsondecode.ErrFallback},
+		{`{"1":"a"}`, new(map[int]string), false, jsondecode.ErrFallback},
+		{`null`, new(error), false, jsondecode.ErrFallback},
+		{`{}`, new(namedPtr), false, jsondecode.ErrFallback},
+		{`{}`, chat{}, false, jsondecode.ErrFallback},
+		{`{}`, (*chat)(nil), false, jsondecode.ErrFallback},
+	} {
+		if err := jsondecode.Decode([]byte(tc.data), tc.v, tc.useNumber); err != tc.want {
+			t.Errorf("Decode(%.40q, %T, useNumber %v) = %v; want %v", tc.data, tc.v, tc.useNumber, err, tc.want)
+		}
+		compare(t, []byte(tc.data), false)
+	}
+	for _, typ := range []reflect.Type{reflect.TypeFor[embeds](), reflect.TypeFor[quoted](), reflect.TypeFor[[]byte](), reflect.TypeFor[namedPtr](), reflect.TypeFor[struct{ E []embeds }]()} {
+		if jsondecode.Supported(typ) {
+			t.Errorf("Supported(%v) = true; want false", typ)
+		}
+	}
+	for _, typ := range []reflect.Type{reflect.TypeFor[chat](), reflect.TypeFor[kinds](), reflect.TypeFor[node](), reflect.TypeFor[nested](), dupType} {
+		if !jsondecode.Supported(typ) {
+			t.Errorf("Supported(%v) = false; want true", typ)
+		}
+	}
+}
