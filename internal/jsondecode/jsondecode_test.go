@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -310,6 +311,32 @@ func TestDecodePaths(t *testing.T) {
 	for _, typ := range []reflect.Type{reflect.TypeFor[chat](), reflect.TypeFor[kinds](), reflect.TypeFor[node](), reflect.TypeFor[nested](), dupType} {
 		if !jsondecode.Supported(typ) {
 			t.Errorf("Supported(%v) = false; want true", typ)
+		}
+	}
+}
+
+// Decoders compiled by concurrent first uses are complete and shared safely.
+func TestDecodeConcurrentFirstUse(t *testing.T) {
+	type tree struct {
+		Name string
+		Kids []*tree
+		Tags map[string][]tree
+	}
+	data := []byte(`{"Name":"a","Kids":[{"Name":"b","Kids":[{"Name":"c"}]}],"Tags":{"t":[{"Name":"d"}]}}`)
+	var want tree
+	if err := json.Unmarshal(data, &want); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	got := make([]tree, 4)
+	for i := range got {
+		wg.Go(func() { errs[i] = jsondecode.Decode(data, &got[i], false) })
+	}
+	wg.Wait()
+	for i := range got {
+		if errs[i] != nil || !reflect.DeepEqual(got[i], want) {
+			t.Errorf("goroutine %d: %v, %+v; want %+v", i, errs[i], got[i], want)
 		}
 	}
 }
