@@ -205,7 +205,8 @@ func compare(t *testing.T, data []byte, fill bool) {
 	}
 }
 
-var seeds = []string{
+// inputs are the edge cases of encoding/json's decoding, and the fuzz corpus's start.
+var inputs = []string{
 	`{"seq":1,"user":"user-001","room":"room1","ts":1787307330124,"text":"hello"}`,
 	`{"text":"x","ts":2,"room":"r","user":"u","seq":3}`,
 	`{"SEQ":1,"User":"a","ROOM":"b","Ts":-4}`,
@@ -227,8 +228,8 @@ var seeds = []string{
 	strings.Repeat(`{"Next":`, 600) + `{}` + strings.Repeat(`}`, 600),
 }
 
-func TestDecodeSeeds(t *testing.T) {
-	for _, s := range seeds {
+func TestDecodeMatchesEncodingJSON(t *testing.T) {
+	for _, s := range inputs {
 		compare(t, []byte(s), false)
 		compare(t, []byte(s), true)
 	}
@@ -237,7 +238,7 @@ func TestDecodeSeeds(t *testing.T) {
 // FuzzDecode requires Decode, with encoding/json as the fallback, to decode arbitrary input
 // into each of the targets exactly as encoding/json does.
 func FuzzDecode(f *testing.F) {
-	for _, s := range seeds {
+	for _, s := range inputs {
 		f.Add([]byte(s), false)
 	}
 	f.Fuzz(func(t *testing.T, data []byte, fill bool) {
@@ -257,8 +258,8 @@ type quoted struct {
 type namedPtr *chat
 
 // Decode takes the fast path where it can, and falls back (ErrFallback) or reports malformed
-// input (ErrInvalid) in the cases encoding/json must decide; TestDecodeSeeds checks that the
-// results are encoding/json's either way.
+// input (ErrInvalid) in the cases encoding/json must decide; compare checks that the results
+// are encoding/json's either way.
 func TestDecodePaths(t *testing.T) {
 	withPtr := any(new(int))
 	for _, tc := range []struct {
