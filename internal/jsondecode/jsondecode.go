@@ -21,7 +21,8 @@
 // decoding it once gives. The one exception is malformed input ([ErrInvalid]): encoding/json
 // then writes nothing, while this package may have written a prefix of the value. Methods
 // UnmarshalJSON and UnmarshalText may be called twice with the same bytes when the fallback
-// runs; like the methods of encoding/json's own types, they should replace the value.
+// runs (like the methods of encoding/json's own types, they should replace the value), and
+// for a value of an input found malformed further on, which encoding/json rejects first.
 package jsondecode
 
 import (
