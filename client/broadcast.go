@@ -42,14 +42,29 @@ type Broadcast struct {
 
 // Decode decodes the JSON payload into v, keeping numbers exact when v holds an interface
 // (they decode as json.Number). It fails for a binary payload.
+//
+// The results and errors are encoding/json's: those of json.Unmarshal, or of a json.Decoder
+// with UseNumber when v holds an interface. Decode is faster than either (a decoder compiled
+// once per type parses straight into v, and hands what it does not support to encoding/json),
+// with one difference: when the payload is not valid JSON, json.Unmarshal leaves v untouched,
+// while Decode may have filled part of it before returning the same error. [DecodeBroadcast]
+// has no such difference.
 func (b Broadcast) Decode(v any) error {
+	if err := b.checkJSON(); err != nil {
+		return err
+	}
+	return decodeJSON(b.Payload, v)
+}
+
+// checkJSON fails unless the broadcast has a JSON payload.
+func (b Broadcast) checkJSON() error {
 	if b.Payload == nil {
 		if b.Binary != nil {
 			return invalidArgument("broadcast %q has a binary payload; read Binary instead", b.Event)
 		}
 		return invalidArgument("broadcast %q has no payload", b.Event)
 	}
-	return decodeJSON(b.Payload, v)
+	return nil
 }
 
 // IsBinary reports whether the payload is bytes rather than JSON.
@@ -66,10 +81,16 @@ func (b Broadcast) Replayed() bool {
 	return json.Unmarshal(b.Meta, &m) == nil && m.Replayed
 }
 
-// DecodeBroadcast decodes a broadcast's JSON payload into a T.
+// DecodeBroadcast decodes a broadcast's JSON payload into a T, as [Broadcast.Decode] does.
+// The value and the error are exactly what encoding/json gives for a new T (json.Unmarshal,
+// or a json.Decoder with UseNumber when T holds an interface): a zero T for a payload that
+// is not valid JSON, and what could be decoded for a payload of the wrong shape.
 func DecodeBroadcast[T any](b Broadcast) (T, error) {
 	var v T
-	err := b.Decode(&v)
+	if err := b.checkJSON(); err != nil {
+		return v, err
+	}
+	err := decodeJSONFresh(b.Payload, &v)
 	return v, err
 }
 

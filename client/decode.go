@@ -6,19 +6,55 @@ import (
 	"encoding/json"
 	"reflect"
 	"sync"
+
+	"github.com/go-supabase/realtime/internal/jsondecode"
 )
 
 // decodeJSON decodes the JSON value data into v (a pointer) the way a json.Decoder with
 // UseNumber does: numbers that land in an interface value decode as json.Number. When nothing
-// reachable from v's type is an interface, UseNumber cannot change the result, and
-// json.Unmarshal, which needs no Decoder and no copy of data, does the same work.
+// reachable from v's type is an interface, UseNumber cannot change the result, and it decodes
+// as json.Unmarshal does (which, unlike a Decoder, rejects data after the value).
+//
+// The work is done by jsondecode, whose results are encoding/json's, and by encoding/json
+// itself where jsondecode falls back. One difference remains: for malformed data,
+// encoding/json leaves v untouched, while jsondecode may have written part of it before it
+// found the error (the error is encoding/json's). decodeJSONFresh removes it.
 func decodeJSON(data []byte, v any) error {
-	if t := reflect.TypeOf(v); t != nil && !holdsInterface(t) {
+	useNumber := holdsInterfaceValue(v)
+	if err := jsondecode.Decode(data, v, useNumber); err == nil {
+		return nil
+	}
+	return decodeStd(data, v, useNumber)
+}
+
+// decodeJSONFresh is decodeJSON for a v that points to a zero value, which it zeroes again
+// for malformed data, so that its results are exactly encoding/json's.
+func decodeJSONFresh(data []byte, v any) error {
+	useNumber := holdsInterfaceValue(v)
+	switch err := jsondecode.Decode(data, v, useNumber); err {
+	case nil:
+		return nil
+	case jsondecode.ErrInvalid:
+		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && !rv.IsNil() {
+			rv.Elem().SetZero()
+		}
+	}
+	return decodeStd(data, v, useNumber)
+}
+
+// decodeStd decodes with encoding/json: a json.Decoder with UseNumber, or json.Unmarshal.
+func decodeStd(data []byte, v any, useNumber bool) error {
+	if !useNumber {
 		return json.Unmarshal(data, v)
 	}
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.UseNumber()
 	return d.Decode(v)
+}
+
+func holdsInterfaceValue(v any) bool {
+	t := reflect.TypeOf(v)
+	return t == nil || holdsInterface(t)
 }
 
 // interfaceFree caches holdsInterface by type.

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"sort"
 
+	"github.com/go-supabase/realtime/internal/jsondecode"
 	"github.com/go-supabase/realtime/internal/jsonscan"
 )
 
@@ -35,25 +37,39 @@ type Meta struct {
 // Decode decodes the meta's JSON object into v, as json.Unmarshal would, except that numbers
 // decoded into an interface value become json.Number, so that large integers stay exact.
 // phx_ref and phx_ref_prev are part of the object, so a map or a struct with matching fields
-// receives them too.
-func (m Meta) Decode(v any) error {
-	if err := m.decode(v); err != nil {
+// receives them too. The results and errors are those of a json.Decoder with UseNumber,
+// except that for a Raw that is not valid JSON, v may have been partly written.
+func (m Meta) Decode(v any) error { return m.decodeWrap(v, false) }
+
+func (m Meta) decodeWrap(v any, fresh bool) error {
+	if err := m.decode(v, fresh); err != nil {
 		return fmt.Errorf("presence: decode meta %q: %w", m.Ref, err)
 	}
 	return nil
 }
 
-// decode decodes Raw into v with numbers as json.Number.
-func (m Meta) decode(v any) error {
+// decode decodes Raw into v with numbers as json.Number, with jsondecode and, where it falls
+// back, encoding/json. fresh says that v points to a zero value: it is zeroed again when Raw
+// is malformed, as encoding/json would have left it.
+func (m Meta) decode(v any, fresh bool) error {
+	switch err := jsondecode.Decode(m.Raw, v, true); err {
+	case nil:
+		return nil
+	case jsondecode.ErrInvalid:
+		if rv := reflect.ValueOf(v); fresh && rv.Kind() == reflect.Pointer && !rv.IsNil() {
+			rv.Elem().SetZero()
+		}
+	}
 	dec := json.NewDecoder(bytes.NewReader(m.Raw))
 	dec.UseNumber()
 	return dec.Decode(v)
 }
 
-// DecodeMeta decodes one meta into a T; see [Meta.Decode].
+// DecodeMeta decodes one meta into a T; see [Meta.Decode]. For a malformed meta it returns
+// a zero T.
 func DecodeMeta[T any](m Meta) (T, error) {
 	var v T
-	err := m.Decode(&v)
+	err := m.decodeWrap(&v, true)
 	return v, err
 }
 
@@ -62,7 +78,7 @@ func DecodeMeta[T any](m Meta) (T, error) {
 func DecodeMetas[T any](ms []Meta) ([]T, error) {
 	out := make([]T, len(ms))
 	for i, m := range ms {
-		if err := m.decode(&out[i]); err != nil {
+		if err := m.decode(&out[i], true); err != nil {
 			return nil, fmt.Errorf("presence: decode meta %d (%q): %w", i, m.Ref, err)
 		}
 	}

@@ -192,3 +192,33 @@ func TestEncodeInvalidMeta(t *testing.T) {
 		})
 	}
 }
+
+// DecodeMeta gives what a json.Decoder with UseNumber gives for a new T, for any Raw: a zero
+// T when Raw is malformed (after fields that decoded), what decoded for a field of the wrong type.
+func TestDecodeMetaMatchesDecoder(t *testing.T) {
+	t.Parallel()
+	type user struct {
+		Ref  string `json:"phx_ref"`
+		ID   int64  `json:"id"`
+		Any  any    `json:"any"`
+		Name string `json:"name"`
+	}
+	for _, r := range []string{
+		`{"phx_ref":"r","id":1,"any":[1.5,{"a":12345678901234567890}],"name":"bob"}`,
+		`{"phx_ref":"r","id":1,"name":"bob"`,
+		`{"phx_ref":"r","id":"one","name":"bob"}`,
+		`{"phx_ref":"r","ID":1,"NAME":"bob"}`,
+	} {
+		got, err := presence.DecodeMeta[user](presence.Meta{Ref: "r", Raw: json.RawMessage(r)})
+		var want user
+		d := json.NewDecoder(strings.NewReader(r))
+		d.UseNumber()
+		wantErr := d.Decode(&want)
+		if (err == nil) != (wantErr == nil) || (err != nil && !strings.HasSuffix(err.Error(), wantErr.Error())) {
+			t.Errorf("DecodeMeta(%s): error %v; json.Decoder: %v", r, err, wantErr)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("DecodeMeta(%s) (-json.Decoder +DecodeMeta):\n%s", r, diff)
+		}
+	}
+}
