@@ -229,8 +229,10 @@ func (f *broadcastFeature) routeNow(m *transport.Message) {
 	}
 }
 
-// stageLen is the most broadcasts a bcastStage holds (at most 64: see stream.Feed.SendRun).
-const stageLen = 32
+// stageLen is the most broadcasts a bcastStage holds (at most 64: see stream.Feed.SendRun). A
+// run longer than a subscription's channel buffer (17 broadcasts by default) would send every
+// run's tail through the pending queue and its drain goroutine.
+const stageLen = 16
 
 // bcastStage holds broadcasts of one channel that the router has routed but not yet delivered.
 // Delivering a run of them subscription by subscription rather than broadcast by broadcast

@@ -35,10 +35,10 @@ import (
 	"github.com/go-supabase/realtime/internal/stream"
 )
 
-// Default limits of a subscription: a channel buffer of 256 events, or of as many as fit in
-// 4 KiB for events larger than 16 bytes (34 broadcasts, for instance: the buffer is allocated
-// whole with the subscription, and beyond it the pending queue takes events as they come), and
-// a pending queue of at most 65,536 events or 64 MiB.
+// Default limits of a subscription: a channel buffer of 256 events, or, for events larger
+// than 8 bytes, of as many as fit in 2 KiB and at least 16 (17 broadcasts, for instance: the
+// buffer is allocated whole with the subscription, and beyond it the pending queue takes
+// events as they come), and a pending queue of at most 65,536 events or 64 MiB.
 const (
 	DefaultBuffer        = stream.DefaultBuffer
 	DefaultBufferBytes   = stream.DefaultBufferBytes
@@ -71,7 +71,7 @@ const (
 type Option = stream.Option
 
 // WithBuffer sets the capacity of the subscription's Go channel (default 256, fewer for events
-// larger than 16 bytes (see DefaultBufferBytes); 1 for conflating subscriptions). Values below
+// larger than 8 bytes (see DefaultBufferBytes); 1 for conflating subscriptions). Values below
 // 1 mean 1.
 func WithBuffer(n int) Option { return stream.WithBuffer(n) }
 

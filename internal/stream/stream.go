@@ -57,11 +57,11 @@ import (
 )
 
 // Default limits of a subscription: a channel buffer of DefaultBuffer events, or as many as
-// DefaultBufferBytes hold when the events are larger than 16 bytes; a pending queue of
+// DefaultBufferBytes hold when the events are larger than 8 bytes; a pending queue of
 // DefaultPendingEvents or DefaultPendingBytes.
 const (
 	DefaultBuffer         = 256
-	DefaultBufferBytes    = 4 << 10 // a channel of large events holds fewer than DefaultBuffer
+	DefaultBufferBytes    = 2 << 10 // a channel of large events holds fewer than DefaultBuffer
 	DefaultPendingEvents  = 65536
 	DefaultPendingBytes   = 64 << 20
 	DefaultConflateBuffer = 1
