@@ -113,9 +113,11 @@ type event struct {
 	msg    *transport.Message // a large frame its reader decoded (heavy.go)
 	sock   *socket            // the socket of a frame, message or state change
 	binary bool
-	state  *transport.StateChange
-	fn     func()
-	charge int // the bytes the frame gate admitted for msg (heavy.go)
+	// checked: the frame passed transport.CheckPayloads on its reader's goroutine.
+	checked bool
+	state   *transport.StateChange
+	fn      func()
+	charge  int // the bytes the frame gate admitted for msg (heavy.go)
 }
 
 // New returns a client for the Realtime endpoint of projectURL (https://<ref>.supabase.co, or
@@ -480,7 +482,7 @@ func (c *Client) routerLoop() {
 			ev := &batch[i]
 			switch {
 			case ev.frame != nil:
-				c.r.handleFrame(ev.sock, ev.binary, ev.frame)
+				c.r.handleFrame(ev.sock, ev.binary, ev.checked, ev.frame)
 			case ev.msg != nil:
 				c.r.routeCharged(ev.sock, ev.msg, ev.charge)
 			case ev.fn != nil:

@@ -243,7 +243,10 @@ func (c *Client) frameDecoder(k *socket) func(binary bool, frame []byte) {
 		charge := k.admitted // the frame gate admitted this frame
 		k.admitted = 0
 		if len(frame) < largeFrame {
-			c.inbox.put(event{frame: frame, binary: binary, sock: k}, true)
+			// The JSON checks of a binary broadcast are made here rather than on the
+			// router goroutine, which every socket's frames go through.
+			checked := binary && transport.CheckPayloads(frame)
+			c.inbox.put(event{frame: frame, binary: binary, checked: checked, sock: k}, true)
 			return
 		}
 		m := new(transport.Message)

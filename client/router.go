@@ -262,8 +262,11 @@ func (r *router) shutdown() {
 
 // handleFrame decodes a frame from the server and routes it; a malformed one is logged and
 // dropped (the connection lives on).
-func (r *router) handleFrame(k *socket, binary bool, frame []byte) {
-	if err := r.dec.Decode(binary, frame, &r.msg); err != nil {
+func (r *router) handleFrame(k *socket, binary, checked bool, frame []byte) {
+	r.dec.PayloadsChecked = checked
+	err := r.dec.Decode(binary, frame, &r.msg)
+	r.dec.PayloadsChecked = false
+	if err != nil {
 		r.c.log.Warn("realtime: dropped a malformed frame", "error", err.Error(), "bytes", len(frame), "binary", binary)
 		return
 	}

@@ -7,9 +7,11 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -188,3 +190,37 @@ func (c *scriptConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
 func (c *scriptConn) SetDeadline(time.Time) error      { return nil }
 func (c *scriptConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *scriptConn) SetWriteDeadline(time.Time) error { return nil }
+
+// FuzzCheckPayloads: a frame that CheckPayloads accepts decodes with PayloadsChecked exactly as
+// without it (the same message, or the same error for a fault CheckPayloads does not look
+// for, such as a topic that is not UTF-8).
+func FuzzCheckPayloads(f *testing.F) {
+	for _, s := range []string{
+		"\x04\x0d\x04\x00\x01realtime:roommove{\"x\":1}",
+		"\x04\x0d\x04\x00\x01realtime:roommove{\"x\":",
+		"\x04\x0d\x04\x07\x01realtime:roommove{\"a\":1}{\"x\":1}",
+		"\x04\x0d\x04\x07\x01realtime:roommove{\"a\":1{\"x\":1}",
+		"\x04\x0d\x04\x00\x00realtime:roommove\xff\x00",
+		"\x03\x01\x01\x0d\x04\x00\x0145realtime:roommove{\"x\":1}",
+		"\x04\x0d",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		plain := transport.Decoder{Version: transport.V2, Side: transport.ClientSide}
+		var want transport.Message
+		wantErr := plain.Decode(true, frame, &want)
+		if !transport.CheckPayloads(frame) {
+			return
+		}
+		checked := transport.Decoder{Version: transport.V2, Side: transport.ClientSide, PayloadsChecked: true}
+		var got transport.Message
+		gotErr := checked.Decode(true, frame, &got)
+		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+			t.Fatalf("decoding %q with PayloadsChecked: %v; without: %v", frame, gotErr, wantErr)
+		}
+		if wantErr == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("decoding %q with PayloadsChecked gives %+v; without, %+v", frame, got, want)
+		}
+	})
+}
