@@ -55,6 +55,12 @@
 // message into a buffer of its own; the behaviour is the same, at two or three allocations a
 // message.
 //
+// On a connection the Conn dialed itself, a burst of frames — one the writer finds with more
+// queued behind it, such as a thousand joins — is written with one system call per 8 KiB or
+// so rather than one per frame: gorilla/websocket frames each message as usual, and the
+// connection holds the bytes until the burst is written. Flush returns once they are on the
+// wire.
+//
 // # Observability
 //
 // [Conn.Stats] returns the connection's counters — frames and bytes each way, opens and
