@@ -462,6 +462,20 @@ func decodeFloat32(b []byte, i int, p unsafe.Pointer, _ state) (int, error) {
 }
 
 // setNull decodes null into a pointer, map, slice or interface of type t: it sets it to nil.
+// enter opens the array or object at b[i] one level deeper than s, and returns the index of
+// its first member or element, whether it has one, and the state inside it. Beyond maxDepth it
+// falls back.
+func enter(b []byte, i int, s state) (int, bool, state, error) {
+	if s = s.deeper(); s.tooDeep() {
+		return 0, false, s, ErrFallback
+	}
+	i, more, err := jsonscan.Open(b, i, s.depth())
+	if err != nil {
+		return 0, false, s, ErrInvalid
+	}
+	return i, more, s, nil
+}
+
 func setNull(b []byte, i int, p unsafe.Pointer, t reflect.Type) (int, error) {
 	end, err := jsonscan.SkipLiteral(b, i, "null")
 	if err != nil {
@@ -556,12 +570,9 @@ func sliceDecoder(t reflect.Type, elem *typeDec) decodeFunc {
 			}
 			return 0, ErrFallback
 		}
-		if s = s.deeper(); s.tooDeep() {
-			return 0, ErrFallback
-		}
-		i, more, err := jsonscan.Open(b, i, s.depth())
+		i, more, s, err := enter(b, i, s)
 		if err != nil {
-			return 0, ErrInvalid
+			return 0, err
 		}
 		sv := reflect.NewAt(t, p).Elem()
 		n := 0
@@ -598,12 +609,9 @@ func arrayDecoder(t reflect.Type, elem *typeDec) decodeFunc {
 		if i >= len(b) || b[i] != '[' {
 			return skipNull(b, i)
 		}
-		if s = s.deeper(); s.tooDeep() {
-			return 0, ErrFallback
-		}
-		i, more, err := jsonscan.Open(b, i, s.depth())
+		i, more, s, err := enter(b, i, s)
 		if err != nil {
-			return 0, ErrInvalid
+			return 0, err
 		}
 		n := 0
 		for more {
@@ -645,12 +653,9 @@ func mapDecoder(t reflect.Type, elem *typeDec) decodeFunc {
 			}
 			return 0, ErrFallback
 		}
-		if s = s.deeper(); s.tooDeep() {
-			return 0, ErrFallback
-		}
-		i, more, err := jsonscan.Open(b, i, s.depth())
+		i, more, s, err := enter(b, i, s)
 		if err != nil {
-			return 0, ErrInvalid
+			return 0, err
 		}
 		mv := reflect.NewAt(t, p).Elem()
 		if mv.IsNil() {
@@ -708,12 +713,9 @@ func anyValue(b []byte, i int, s state) (any, int, error) {
 		}
 		return jsonscan.DecodeString(b[i+1:end-1], escaped), end, nil
 	case c == '{':
-		if s = s.deeper(); s.tooDeep() {
-			return nil, 0, ErrFallback
-		}
-		i, more, err := jsonscan.Open(b, i, s.depth())
+		i, more, s, err := enter(b, i, s)
 		if err != nil {
-			return nil, 0, ErrInvalid
+			return nil, 0, err
 		}
 		m := map[string]any{}
 		for more {
@@ -732,12 +734,9 @@ func anyValue(b []byte, i int, s state) (any, int, error) {
 		}
 		return m, i, nil
 	case c == '[':
-		if s = s.deeper(); s.tooDeep() {
-			return nil, 0, ErrFallback
-		}
-		i, more, err := jsonscan.Open(b, i, s.depth())
+		i, more, s, err := enter(b, i, s)
 		if err != nil {
-			return nil, 0, ErrInvalid
+			return nil, 0, err
 		}
 		a := []any{}
 		for more {
@@ -861,12 +860,9 @@ func (sd *structDec) decode(b []byte, i int, p unsafe.Pointer, s state) (int, er
 	if i >= len(b) || b[i] != '{' {
 		return skipNull(b, i)
 	}
-	if s = s.deeper(); s.tooDeep() {
-		return 0, ErrFallback
-	}
-	i, more, err := jsonscan.Open(b, i, s.depth())
+	i, more, s, err := enter(b, i, s)
 	if err != nil {
-		return 0, ErrInvalid
+		return 0, err
 	}
 	next := 0
 	for more {
