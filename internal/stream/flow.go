@@ -34,8 +34,14 @@ const DefaultFlowStall = time.Second
 
 // flowState is the group's flow control state.
 type flowState struct {
-	total  atomic.Int64 // the pending bytes of the counted subscriptions
-	paused atomic.Bool  // the readers wait (set and cleared under mu)
+	total atomic.Int64 // the pending bytes of the counted subscriptions
+	// The flags the readers look at for every frame sit on a cache line of their own: total
+	// changes with every event queued or taken, and a reader that loaded it would wait for
+	// that line each time.
+	_      [64]byte
+	over   atomic.Bool // total went above FlowHigh and has not been down to FlowLow since (see setOver)
+	paused atomic.Bool // the readers wait (set and cleared under mu)
+	_      [64]byte
 
 	mu         sync.Mutex // innermost, but for Group.mu
 	resume     chan struct{}
@@ -69,14 +75,40 @@ func (g *Group) FlowPending() int64 { return g.flow.total.Load() }
 // it takes each frame off its socket. It is cheap when there is no pause.
 func (g *Group) ReadGate(ctx context.Context) error {
 	f := &g.flow
-	if g.FlowHigh <= 0 || (!f.paused.Load() && f.total.Load() <= g.FlowHigh) {
+	if g.FlowHigh <= 0 || (!f.paused.Load() && !f.over.Load()) {
 		return nil
 	}
 	return g.waitFlow(ctx)
 }
 
+// setOver keeps flow.over in step with a flow total just changed by delta: set when a rise
+// takes the total above FlowHigh, cleared when a fall takes it down to FlowLow. Between the
+// marks it stays as it is, so that a total that hovers at a mark does not flip it (and the
+// cache line the readers load) at every event. Two changes at once may leave it wrong for a
+// moment: the next rise above FlowHigh sets it, and a reader that finds it set looks at the
+// total itself and clears it when the total is down to FlowLow.
+func (g *Group) setOver(delta, total int64) {
+	f := &g.flow
+	switch {
+	case delta > 0 && total > g.FlowHigh:
+		if !f.over.Load() {
+			f.over.Store(true)
+		}
+	case delta < 0 && total <= g.FlowLow:
+		if f.over.Load() {
+			f.over.Store(false)
+		}
+	}
+}
+
 func (g *Group) waitFlow(ctx context.Context) error {
 	f := &g.flow
+	if total := f.total.Load(); !f.paused.Load() && total <= g.FlowHigh {
+		if total <= g.FlowLow {
+			f.over.Store(false) // left set by two changes at once
+		}
+		return nil
+	}
 	stall := g.FlowStall
 	if stall <= 0 {
 		stall = DefaultFlowStall
@@ -196,6 +228,7 @@ func (s *Core[T]) flowLocked(delta, after int64) {
 	g := s.group
 	s.flowed += delta
 	total := g.flow.total.Add(delta)
+	g.setOver(delta, total)
 	if delta < 0 {
 		s.progress.Add(1)
 		if total <= g.FlowLow && g.flow.paused.Load() {
@@ -214,6 +247,7 @@ func (s *Core[T]) exemptLocked() {
 	if s.flowed != 0 {
 		g := s.group
 		total := g.flow.total.Add(-s.flowed)
+		g.setOver(-s.flowed, total)
 		s.flowed = 0
 		if total <= g.FlowLow && g.flow.paused.Load() {
 			g.maybeResume()

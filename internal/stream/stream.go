@@ -189,7 +189,12 @@ type Group struct {
 	// bound. See the package documentation. Set it before the first subscription.
 	Budget int64
 
+	// total changes with every event queued or taken, from several goroutines: it has a
+	// cache line of its own, so that reading the fields around it (the marks a socket's reader
+	// looks at for every frame) does not wait for that line.
+	_       [64]byte
 	total   atomic.Int64 // the pending bytes of every subscription
+	_       [64]byte
 	mu      sync.Mutex
 	backlog map[budgeted]struct{} // the subscriptions with pending bytes
 	pools   map[any]any           // poolKey[E] → *blockPool[E]: the blocks the queues share
